@@ -1,0 +1,37 @@
+# The commands people type. .ci/run calls the same targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint drill bench install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Serve the gateway on 127.0.0.1:4000 with fake providers: no keys, no Redis.
+run: $(STAMP)
+	LITELLM_LOCAL_MODEL_COST_MAP=True $(BIN)/llm-router demo --port 4000
+
+## Lint, type-check and run the whole test suite (real Redis at 127.0.0.1:6379).
+test: $(STAMP) lint
+	LITELLM_LOCAL_MODEL_COST_MAP=True $(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check router_config plugins tests
+	$(BIN)/ruff format --check router_config plugins tests
+	$(BIN)/mypy
+
+drill: $(STAMP)
+	LITELLM_LOCAL_MODEL_COST_MAP=True $(BIN)/llm-router drill
+
+bench: $(STAMP)
+	@echo "bench: not yet implemented (see the benchmarks issue)"
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,64 @@
+"""``RequestLogger``: one JSON line per request and one per provider attempt.
+
+Platform engineers grep these lines (or ship them to a log store): each has
+the request id, team, model group, provider, served model version, latency,
+cost and outcome. Prompt and completion text are never logged here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from router_config.hooks import Attempt, Clock, GatewayPlugin, RequestContext
+from router_config.logs import emit
+
+
+class RequestLogger(GatewayPlugin):
+    """Writes the request and attempt log lines."""
+
+    name = "request_log"
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    async def after_attempt(self, ctx: RequestContext, attempt: Attempt) -> None:
+        dep = attempt.deployment
+        emit(
+            "attempt",
+            logging.INFO if attempt.ok else logging.WARNING,
+            request_id=ctx.request_id,
+            attempt=attempt.number,
+            deployment=dep.id,
+            provider=dep.provider,
+            model=dep.pinned_model,
+            api_host=dep.api_host,
+            served_model=attempt.served_model,
+            latency_ms=round(attempt.latency_ms, 1),
+            outcome=attempt.outcome,
+            reason=attempt.reason,
+            status=attempt.status,
+            error=attempt.message or None,
+        )
+
+    async def on_request_end(self, ctx: RequestContext) -> None:
+        final = ctx.final
+        emit(
+            "request",
+            request_id=ctx.request_id,
+            team=ctx.team,
+            key_alias=ctx.key_alias,
+            model_group=ctx.group,
+            stream=ctx.stream,
+            provider=final.deployment.provider if final else None,
+            deployment=final.deployment.id if final else None,
+            served_model=final.served_model if final else None,
+            attempts=len(ctx.attempts),
+            skipped=len(ctx.skipped),
+            latency_ms=round((self._clock() - ctx.started) * 1000, 1),
+            prompt_tokens=final.usage.prompt_tokens if final else 0,
+            completion_tokens=final.usage.completion_tokens if final else 0,
+            cost_usd=round(ctx.cost_usd, 9),
+            outcome=ctx.outcome,
+            status=ctx.status,
+            tags=sorted(ctx.tags),
+        )

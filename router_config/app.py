@@ -1,0 +1,178 @@
+"""The FastAPI app: translates HTTP to gateway calls and back, nothing more.
+
+Routes: ``POST /v1/chat/completions`` (JSON or SSE), ``GET /v1/models``,
+``GET /health`` (liveness) and ``GET /health/readiness``. The body is read
+with a size limit before parsing, parameters are validated (credentials
+refused), and the caller is authenticated before any provider is called.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from starlette.responses import Response, StreamingResponse
+
+from router_config.auth import Authenticator
+from router_config.chat_request import parse_chat_request
+from router_config.errors import InvalidRequest, ModelNotFound, PayloadTooLarge, PermissionDenied
+from router_config.gateway import Gateway
+from router_config.hooks import Clock, RequestContext, monotonic
+from router_config.http_errors import install_error_handlers
+from router_config.logs import configure_logging, emit
+from router_config.schema import RouterConfig
+from router_config.sse import sse_events
+from router_config.wiring import build_gateway
+
+log = logging.getLogger("llm_router.app")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def create_app(config: RouterConfig, *, clock: Clock = monotonic) -> FastAPI:
+    """Build the app for ``config``; the Router is built now, plugins start with the app."""
+    configure_logging()
+    gateway = build_gateway(config, clock)
+    auth = Authenticator(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await gateway.start()
+        for warning in config.warnings:
+            emit("config_warning", logging.WARNING, message=warning)
+        if auth.open:
+            emit(
+                "auth_off",
+                logging.WARNING,
+                message="no master_key or client_keys configured: every caller is let in",
+            )
+        emit("started", config=config.source, deployments=len(config.deployments))
+        try:
+            yield
+        finally:
+            await gateway.close()
+
+    app = FastAPI(title="llm-router", version="0.1.0", lifespan=lifespan)
+    app.state.gateway = gateway
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next: Any) -> Response:
+        given = request.headers.get("x-request-id", "")
+        request.state.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        response: Response = await call_next(request)
+        response.headers["x-request-id"] = request.state.request_id
+        return response
+
+    @app.post("/v1/chat/completions")
+    @app.post("/chat/completions", include_in_schema=False)
+    async def chat_completions(request: Request) -> Response:
+        caller = auth.caller(request.headers)
+        limits = config.plugins.server
+        body = await _read_json(request, limits.max_body_bytes)
+        chat = parse_chat_request(body, max_messages=limits.max_messages)
+        if chat.model not in config.groups:
+            raise ModelNotFound(
+                f"The model '{chat.model}' does not exist; see GET /v1/models.", param="model"
+            )
+        if not caller.may_use(chat.model):
+            raise PermissionDenied(f"This key may not use model '{chat.model}'.", param="model")
+        params = chat.provider_params()
+        wants_usage = bool((chat.stream_options or {}).get("include_usage"))
+        if chat.stream:
+            params["stream_options"] = {**(chat.stream_options or {}), "include_usage": True}
+        now = clock()
+        ctx = RequestContext(
+            request_id=request.state.request_id,
+            team=caller.team,
+            key_alias=caller.alias,
+            group=chat.model,
+            messages=chat.message_dicts(),
+            params=params,
+            stream=chat.stream,
+            headers={k.lower(): v for k, v in request.headers.items()},
+            started=now,
+            deadline=now + config.plugins.failover.deadline_s,
+            wants_usage=wants_usage,
+        )
+        return await _respond(gateway, ctx)
+
+    @app.get("/v1/models")
+    @app.get("/models", include_in_schema=False)
+    async def models(request: Request) -> Response:
+        auth.caller(request.headers)
+        data = [
+            {"id": name, "object": "model", "created": 0, "owned_by": "llm-router"}
+            for name in config.groups
+        ]
+        return Response(
+            orjson.dumps({"object": "list", "data": data}), media_type="application/json"
+        )
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/health/readiness")
+    async def readiness() -> Response:
+        checks = {"config": "ok"}
+        if gateway.redis is not None:
+            checks["redis"] = "ok" if await gateway.redis.ping() else "unreachable"
+        ready = all(v == "ok" for v in checks.values())
+        return Response(
+            orjson.dumps({"status": "ok" if ready else "unavailable", "checks": checks}),
+            status_code=200 if ready else 503,
+            media_type="application/json",
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        if gateway.redis is not None:
+            gateway.metrics.redis_up.set(1 if gateway.redis.available else 0)
+        return Response(
+            gateway.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    return app
+
+
+async def _respond(gateway: Gateway, ctx: RequestContext) -> Response:
+    try:
+        reply = await gateway.serve(ctx)
+    except BaseException as exc:
+        ctx.outcome = getattr(exc, "code", None) or "error"
+        ctx.status = getattr(exc, "status_code", 500)
+        await gateway.finish(ctx)
+        raise
+    if reply.chunks is None:
+        try:
+            return Response(
+                orjson.dumps(reply.body), media_type="application/json", headers=reply.headers
+            )
+        finally:
+            await gateway.finish(ctx)
+    return StreamingResponse(
+        sse_events(reply.chunks, lambda: gateway.finish(ctx)),
+        media_type="text/event-stream",
+        headers=reply.headers,
+    )
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The request body is over the {limit}-byte limit.")
+    body = bytearray()
+    async for part in request.stream():
+        body += part
+        if len(body) > limit:
+            raise PayloadTooLarge(f"The request body is over the {limit}-byte limit.")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("The request body is not valid JSON.") from None

@@ -1,0 +1,84 @@
+"""Builds LiteLLM's Router from a ``RouterConfig``: the only code that touches LiteLLM globals.
+
+Each deployment is registered under its own Router model name (its id), so
+our attempt loop can call exactly one deployment; retries, fallbacks and
+cooldowns are turned off inside LiteLLM because ours replace them (LiteLLM's
+defaults take 5-40 s to fail over). LiteLLM keeps module-level state
+(``litellm.callbacks``, ``litellm.drop_params``...): we set it here and put it
+back on ``close()``, so two gateways in one process don't leak into each other.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no 3-7 s price-map download
+
+import litellm
+
+from router_config.schema import RouterConfig
+
+# router_settings keys LiteLLM's Router may still use; the rest are ours to apply.
+_PASSED_ROUTER_SETTINGS = (
+    "redis_url",
+    "redis_host",
+    "redis_port",
+    "redis_password",
+    "redis_db",
+    "routing_strategy",
+    "routing_strategy_args",
+    "enable_pre_call_checks",
+)
+# litellm_settings applied as module globals, with the defaults we want when unset.
+_GLOBAL_DEFAULTS: dict[str, Any] = {"drop_params": True, "modify_params": False}
+
+
+@dataclass
+class RouterHandle:
+    """A built Router plus what is needed to undo its global side effects."""
+
+    router: Any
+    _saved: dict[str, Any] = field(default_factory=dict)
+    _closed: bool = False
+
+    def close(self) -> None:
+        """Restore LiteLLM's module globals as they were before ``build_router``."""
+        if self._closed:
+            return
+        self._closed = True
+        for name, value in self._saved.items():
+            setattr(litellm, name, value)
+
+
+def build_router(config: RouterConfig, callbacks: Sequence[Any] = ()) -> RouterHandle:
+    """Construct ``litellm.Router`` for ``config``; ``callbacks`` are LiteLLM CustomLoggers."""
+    saved = {
+        name: getattr(litellm, name)
+        for name in (*_GLOBAL_DEFAULTS, "callbacks", "suppress_debug_info")
+    }
+    for name, default in _GLOBAL_DEFAULTS.items():
+        setattr(litellm, name, config.litellm_settings.get(name, default))
+    litellm.suppress_debug_info = True
+    litellm.callbacks = [*saved["callbacks"], *callbacks]
+    settings = {k: v for k, v in config.router_settings.items() if k in _PASSED_ROUTER_SETTINGS}
+    router = litellm.Router(
+        model_list=[_entry(config, i) for i in range(len(config.deployments))],
+        num_retries=0,
+        max_fallbacks=0,
+        disable_cooldowns=True,
+        **settings,
+    )
+    return RouterHandle(router=router, _saved=saved)
+
+
+def _entry(config: RouterConfig, i: int) -> dict[str, Any]:
+    dep = config.deployments[i]
+    params = {k: v for k, v in dep.litellm_params.items() if k != "order"}
+    return {
+        "model_name": dep.id,
+        "litellm_params": params,
+        "model_info": {**dep.model_info, "id": dep.id},
+    }

@@ -1,0 +1,84 @@
+"""Which provider errors fail over, which go back to the caller: one table.
+
+| error                                   | reason            | fail over | note                   |
+|-----------------------------------------|-------------------|-----------|------------------------|
+| context window exceeded (400)           | context_window    | yes       | to context fallbacks   |
+| content policy violation (400)          | content_policy    | yes       | to policy fallbacks    |
+| other 400 / 422 (caller's fault)        | bad_request       | no        | 400 to the caller      |
+| 401 / 403                               | auth              | yes       | the key is marked bad  |
+| 404 from the provider                   | not_found         | yes       | model gone at provider |
+| 429                                     | rate_limited      | yes       | Retry-After kept       |
+| timeout (connect, first token, total)   | timeout           | yes       |                        |
+| connection refused / reset              | connection        | yes       |                        |
+| 5xx                                     | server_error      | yes       |                        |
+| malformed response, anything else       | malformed         | yes       |                        |
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import litellm
+
+
+@dataclass(frozen=True)
+class Failure:
+    """How one failed attempt is handled."""
+
+    reason: str
+    fail_over: bool
+    status: int | None
+    retry_after_s: float | None = None
+    key_bad: bool = False
+
+
+def classify(exc: BaseException) -> Failure:
+    """Map an exception from a provider call to its row in the table above."""
+    status = _status(exc)
+    if (
+        isinstance(exc, litellm.ContextWindowExceededError)
+        or _code(exc) == "context_length_exceeded"
+    ):
+        return Failure("context_window", True, status)
+    if isinstance(exc, litellm.ContentPolicyViolationError):
+        return Failure("content_policy", True, status)
+    if isinstance(exc, asyncio.TimeoutError | litellm.Timeout):
+        return Failure("timeout", True, status)
+    if isinstance(exc, litellm.RateLimitError) or status == 429:
+        return Failure("rate_limited", True, 429, retry_after_s=_retry_after(exc))
+    if status in (401, 403):
+        return Failure("auth", True, status, key_bad=True)
+    if status in (400, 422):
+        return Failure("bad_request", False, status)
+    if status == 404:
+        return Failure("not_found", True, status)
+    if isinstance(exc, litellm.APIConnectionError) and status in (None, 500):
+        return Failure("connection", True, status)
+    if status is not None and status >= 500:
+        return Failure("server_error", True, status)
+    return Failure("malformed", True, status)
+
+
+def _status(exc: BaseException) -> int | None:
+    status = getattr(exc, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _code(exc: BaseException) -> str | None:
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, str) else None
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    headers = getattr(exc, "litellm_response_headers", None)
+    if headers is None:
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    value = headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

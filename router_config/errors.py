@@ -1,0 +1,139 @@
+"""The one exception tree of llm-router.
+
+Every error the gateway raises on purpose is a ``RouterError``. Each class knows
+the HTTP status and the OpenAI error ``type``/``code`` it maps to, so a single
+exception handler in the HTTP layer can turn any of them into the JSON shape the
+``openai`` SDK expects, and no handler anywhere else needs to know about HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class RouterError(Exception):
+    """Base of every error llm-router raises deliberately."""
+
+    status_code: int = 500
+    error_type: str = "api_error"
+    code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+    def headers(self) -> dict[str, str]:
+        """Extra HTTP headers the response for this error must carry."""
+        return {}
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in a config file: where it is, what is wrong, how to fix it."""
+
+    path: str
+    message: str
+    fix: str = ""
+
+    def render(self, file: str) -> str:
+        """One line a platform engineer can act on without reading our code."""
+        where = f"{file}: {self.path}" if self.path else file
+        fix = f" Fix: {self.fix}" if self.fix else ""
+        return f"{where}: {self.message}.{fix}"
+
+
+class ConfigError(RouterError):
+    """The config file cannot be used; carries every issue found, not only the first."""
+
+    error_type = "config_error"
+
+    def __init__(self, file: str, issues: list[ConfigIssue]) -> None:
+        self.file = file
+        self.issues = tuple(issues)
+        super().__init__("\n".join(issue.render(file) for issue in self.issues))
+
+
+class InvalidRequest(RouterError):
+    """The client's request is malformed or names a parameter we refuse."""
+
+    status_code = 400
+    error_type = "invalid_request_error"
+    code = "invalid_request"
+
+
+class AuthenticationFailed(RouterError):
+    """No bearer key, or one we do not know."""
+
+    status_code = 401
+    error_type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class PermissionDenied(RouterError):
+    """A known key asked for something it may not use."""
+
+    status_code = 403
+    error_type = "permission_error"
+    code = "permission_denied"
+
+
+class ModelNotFound(RouterError):
+    """The requested model group is not in the config."""
+
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "model_not_found"
+
+
+class PayloadTooLarge(RouterError):
+    """The request body is over the configured limit."""
+
+    status_code = 413
+    error_type = "invalid_request_error"
+    code = "request_too_large"
+
+
+class UpstreamRejectedRequest(RouterError):
+    """A provider refused the request as the caller's fault (HTTP 400 class).
+
+    Failing over would not help: every provider would refuse it the same way,
+    so the caller gets the provider's reason with status 400.
+    """
+
+    status_code = 400
+    error_type = "invalid_request_error"
+    code = "upstream_rejected_request"
+
+
+@dataclass(frozen=True)
+class AttemptSummary:
+    """What one provider attempt did, in words safe to show a client."""
+
+    deployment: str
+    provider: str
+    model: str
+    error: str
+    latency_ms: float
+
+
+class AllProvidersFailed(RouterError):
+    """Every deployment in the plan failed, or the deadline ran out first."""
+
+    status_code = 503
+    error_type = "service_unavailable"
+    code = "all_providers_failed"
+
+    def __init__(self, attempts: list[AttemptSummary], *, retry_after_s: int = 1) -> None:
+        self.attempts = tuple(attempts)
+        self.retry_after_s = retry_after_s
+        detail = "; ".join(
+            f"{a.deployment} ({a.provider}/{a.model}): {a.error} after {a.latency_ms:.0f} ms"
+            for a in attempts
+        )
+        super().__init__(
+            f"All providers failed for this request: {detail or 'no deployment was available'}."
+        )
+
+    def headers(self) -> dict[str, str]:
+        return {"retry-after": str(max(1, self.retry_after_s))}

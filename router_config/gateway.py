@@ -1,0 +1,163 @@
+"""The gateway service: plugins around the attempt loop, independent of HTTP.
+
+The HTTP layer builds a ``RequestContext`` and asks ``Gateway.serve`` for a
+``Reply``; everything between (admission, attempts, degradation, the end of a
+stream) happens here, so the same flow serves tests, the drill and the app.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from router_config.alerts import Alerter
+from router_config.build import RouterHandle
+from router_config.dispatch import Dispatcher, Served
+from router_config.errors import AllProvidersFailed, RouterError
+from router_config.hooks import Clock, GatewayPlugin, RequestContext
+from router_config.metrics import Metrics
+from router_config.planner import Planner
+from router_config.pricing import cost_usd, usage_from
+from router_config.schema import RouterConfig
+from router_config.shared_redis import SharedRedis
+
+log = logging.getLogger("llm_router.gateway")
+
+
+class StreamBroken(RouterError):
+    """The provider failed after the first chunk was sent: the stream ends with an error event."""
+
+    status_code = 502
+    error_type = "api_error"
+    code = "stream_interrupted"
+
+
+@dataclass
+class Reply:
+    """What the HTTP layer sends: a JSON body, or an async stream of chunk dicts."""
+
+    body: Mapping[str, Any] | None = None
+    chunks: AsyncIterator[dict[str, Any]] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Gateway:
+    """Serves chat requests through the Router with the configured plugins."""
+
+    def __init__(
+        self,
+        config: RouterConfig,
+        handle: RouterHandle,
+        plugins: Sequence[GatewayPlugin],
+        *,
+        clock: Clock,
+        metrics: Metrics,
+        alerter: Alerter,
+        redis: SharedRedis | None,
+    ) -> None:
+        self.config = config
+        self.handle = handle
+        self.plugins = tuple(plugins)
+        self.clock = clock
+        self.metrics = metrics
+        self.alerter = alerter
+        self.redis = redis
+        self.planner = Planner(config)
+        self.dispatcher = Dispatcher(
+            handle.router, self.planner, self.plugins, config.plugins.failover, clock
+        )
+
+    async def start(self) -> None:
+        for plugin in self.plugins:
+            await plugin.start()
+
+    async def close(self) -> None:
+        for plugin in reversed(self.plugins):
+            try:
+                await plugin.close()
+            except Exception:  # shutdown goes on whatever one plugin does
+                log.exception("plugin %s failed to close", plugin.name)
+        await self.alerter.close()
+        if self.redis is not None:
+            await self.redis.close()
+        self.handle.close()
+
+    async def serve(self, ctx: RequestContext) -> Reply:
+        """Answer ``ctx``; raises a ``RouterError`` when it cannot."""
+        for plugin in self.plugins:
+            ready = await plugin.on_request(ctx)
+            if ready is not None:
+                ctx.outcome = "cached"
+                return Reply(body=ready, headers=dict(ctx.response_headers))
+        try:
+            served = await self.dispatcher.run(ctx)
+        except AllProvidersFailed as exc:
+            for plugin in self.plugins:
+                alternative = await plugin.on_failure(ctx, exc)
+                if alternative is not None:
+                    ctx.outcome = "degraded"
+                    return Reply(body=alternative, headers=dict(ctx.response_headers))
+            raise
+        headers = {**_served_headers(ctx, served), **ctx.response_headers}
+        if served.body is not None:
+            ctx.outcome = "ok"
+            for plugin in self.plugins:
+                await plugin.on_success(ctx, served.body)
+            headers["x-router-cost-usd"] = f"{served.attempt.cost_usd:.9f}"
+            return Reply(body=served.body, headers=headers)
+        return Reply(chunks=self._stream(ctx, served), headers=headers)
+
+    async def finish(self, ctx: RequestContext) -> None:
+        """Run every ``on_request_end`` hook; a failing hook is logged, never raised."""
+        for plugin in self.plugins:
+            try:
+                await plugin.on_request_end(ctx)
+            except Exception:  # logging must never break a served request
+                log.exception("plugin %s failed in on_request_end", plugin.name)
+
+    async def _stream(self, ctx: RequestContext, served: Served) -> AsyncIterator[dict[str, Any]]:
+        """Relay chunks, keep usage, and settle the attempt when the stream ends."""
+        assert served.chunks is not None
+        attempt = served.attempt
+        text: list[str] = []
+        last: dict[str, Any] = {}
+        try:
+            async for chunk in served.chunks:
+                last = chunk
+                if chunk.get("usage"):
+                    attempt.usage = usage_from(chunk["usage"])
+                for choice in chunk.get("choices") or ():
+                    text.append((choice.get("delta") or {}).get("content") or "")
+                if attempt.served_model:
+                    chunk["model"] = attempt.served_model
+                if chunk.get("choices") or ctx.wants_usage:
+                    yield chunk
+        except Exception as exc:  # anything after the first chunk: end with an error event
+            attempt.outcome, attempt.reason, attempt.message = "error", "broken_stream", str(exc)
+            ctx.outcome, ctx.status = "broken_stream", 502
+            raise StreamBroken(
+                "The provider failed after the stream started; the answer is incomplete."
+            ) from None
+        attempt.outcome = "ok"
+        attempt.cost_usd = cost_usd(attempt.deployment, attempt.usage, None)
+        ctx.outcome = "ok"
+        body = {
+            "id": last.get("id"),
+            "object": "chat.completion",
+            "model": attempt.served_model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(text)}}],
+        }
+        for plugin in self.plugins:
+            await plugin.on_success(ctx, body)
+
+
+def _served_headers(ctx: RequestContext, served: Served) -> dict[str, str]:
+    attempt = served.attempt
+    return {
+        "x-router-provider": attempt.deployment.provider,
+        "x-router-deployment": attempt.deployment.id,
+        "x-router-model": attempt.served_model or attempt.deployment.pinned_model,
+        "x-router-attempts": str(len(ctx.attempts)),
+    }

@@ -1,0 +1,142 @@
+"""The request context and the hook points plugins attach to.
+
+Data flows one way: request -> auth -> ``on_request`` (admission, cache) ->
+for each planned deployment ``before_attempt`` -> provider call ->
+``after_attempt`` -> ``on_success`` or ``on_failure`` (degradation) ->
+``on_request_end`` (logging, tracing). A plugin subclasses ``GatewayPlugin``
+and overrides only the hooks it needs; it never imports another plugin.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from router_config.schema import Deployment
+
+Clock = Callable[[], float]
+
+
+class SkipDeployment(Exception):
+    """Raised by ``before_attempt``: do not call this deployment for this request."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RejectAttempt(Exception):
+    """Raised by ``after_attempt`` on a successful call whose answer we must not use."""
+
+    def __init__(self, reason: str, *, fail_over: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.fail_over = fail_over
+
+
+@dataclass
+class Usage:
+    """Token counts as the provider reported them (zeros when it did not)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class Attempt:
+    """One call to one deployment: what it was, how long it took, how it ended."""
+
+    number: int
+    deployment: Deployment
+    started: float
+    latency_ms: float = 0.0
+    outcome: str = "pending"
+    reason: str | None = None
+    status: int | None = None
+    message: str = ""
+    served_model: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    retry_after_s: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+@dataclass
+class RequestContext:
+    """Everything known about one client request while it is served."""
+
+    request_id: str
+    team: str
+    key_alias: str
+    group: str
+    messages: list[dict[str, Any]]
+    params: dict[str, Any]
+    stream: bool
+    headers: Mapping[str, str]
+    started: float
+    deadline: float
+    attempts: list[Attempt] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    tags: set[str] = field(default_factory=set)
+    response_headers: dict[str, str] = field(default_factory=dict)
+    outcome: str = "pending"
+    status: int = 200
+    wants_usage: bool = False
+
+    @property
+    def final(self) -> Attempt | None:
+        """The attempt that answered, if one did."""
+        return next((a for a in reversed(self.attempts) if a.ok), None)
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(a.cost_usd for a in self.attempts)
+
+
+class GatewayPlugin:
+    """Base class of our own plugins: every hook is a no-op until overridden."""
+
+    name = "plugin"
+
+    async def start(self) -> None:
+        """Called once when the gateway starts (open connections, start probes)."""
+
+    async def close(self) -> None:
+        """Called once on shutdown; must return quickly."""
+
+    async def on_request(self, ctx: RequestContext) -> Mapping[str, Any] | None:
+        """Admission; may return a ready answer (a cache hit) to skip the providers."""
+        return None
+
+    async def before_attempt(self, ctx: RequestContext, deployment: Deployment) -> None:
+        """May raise ``SkipDeployment`` (breaker open, budget spent, wrong version)."""
+
+    async def after_attempt(self, ctx: RequestContext, attempt: Attempt) -> None:
+        """Sees every attempt; may raise ``RejectAttempt`` on a successful one."""
+
+    async def on_success(self, ctx: RequestContext, body: Mapping[str, Any]) -> None:
+        """A complete answer (streams: assembled after the last chunk)."""
+
+    async def on_failure(self, ctx: RequestContext, error: Exception) -> Mapping[str, Any] | None:
+        """Every deployment failed; may return an answer to serve instead (stale cache)."""
+        return None
+
+    async def on_request_end(self, ctx: RequestContext) -> None:
+        """The request is over (logging, tracing). Must never raise into the request."""
+
+
+def monotonic() -> float:
+    """The default clock; tests inject their own."""
+    return time.monotonic()

@@ -1,0 +1,16 @@
+"""How client keys are stored and compared: sha256, constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+
+def sha256_hex(secret: str) -> str:
+    """The hex sha256 a client key is stored as; the plain key is never kept."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def same_digest(a: str, b: str) -> bool:
+    """Compare two digests in constant time, so timing reveals nothing."""
+    return hmac.compare_digest(a.encode("ascii"), b.encode("ascii"))

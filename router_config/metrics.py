@@ -1,0 +1,72 @@
+"""Prometheus series for the gateway, on a registry per app instance.
+
+A registry per instance (not prometheus-client's global one) lets two
+gateways live in one test process without clashing. Label values are model
+groups, deployment ids, providers, teams and reasons: never keys or prompts.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60)
+
+
+class Metrics:
+    """Every series the gateway and its plugins export."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "llm_router_requests",
+            "Client requests by outcome.",
+            ["model_group", "outcome", "status"],
+            registry=r,
+        )
+        self.request_latency = Histogram(
+            "llm_router_request_latency_seconds",
+            "Client request latency.",
+            ["model_group"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.attempts = Counter(
+            "llm_router_attempts",
+            "Provider attempts by outcome and reason.",
+            ["provider", "deployment", "outcome", "reason"],
+            registry=r,
+        )
+        self.attempt_latency = Histogram(
+            "llm_router_attempt_latency_seconds",
+            "Provider attempt latency.",
+            ["provider", "deployment"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter(
+            "llm_router_tokens",
+            "Tokens by provider and kind.",
+            ["provider", "deployment", "kind"],
+            registry=r,
+        )
+        self.cost = Counter(
+            "llm_router_cost_usd",
+            "Spend in USD.",
+            ["provider", "deployment", "model_group", "team"],
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "llm_router_fallbacks",
+            "Requests answered by a fallback.",
+            ["model_group", "failed_deployment", "served_deployment"],
+            registry=r,
+        )
+        self.redis_up = Gauge(
+            "llm_router_redis_up", "1 when Redis answers, 0 when down.", registry=r
+        )
+        self.alerts = Counter("llm_router_alerts", "Alerts sent, by kind.", ["kind"], registry=r)
+
+    def render(self) -> bytes:
+        """The text exposition format for ``GET /metrics``."""
+        return generate_latest(self.registry)

@@ -1,0 +1,76 @@
+"""Typed settings for our own ``router_plugins:`` section.
+
+These models are strict (``extra="forbid"``): a typo in our section is an
+error naming the key path, unlike LiteLLM's own sections, which we must accept
+as LiteLLM's proxy does. Defaults are chosen so that most users never tune
+them: they already meet the product targets (failover < 5 s).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServerSettings(_Strict):
+    """Limits of the HTTP layer, applied before any provider is called."""
+
+    max_body_bytes: int = Field(default=1_000_000, gt=0)
+    max_messages: int = Field(default=500, gt=0)
+    log_content: bool = False
+
+
+class ClientKeySettings(_Strict):
+    """A client (application) key and the team it bills to.
+
+    The key is given either as an ``os.environ/NAME`` reference (resolved at
+    load) or already hashed as ``key_sha256``, so the plain key need not be
+    stored anywhere the config is readable.
+    """
+
+    team: str = Field(min_length=1)
+    key: str | None = None
+    key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    alias: str | None = None
+    models: tuple[str, ...] = ()
+
+
+class FailoverSettings(_Strict):
+    """Time limits for one client request across every attempt.
+
+    ``deadline_s`` bounds all attempts and fallbacks together; a single
+    attempt may use at most ``attempt_timeout_s`` and must show its first
+    token (streaming) within ``first_token_timeout_s``.
+    """
+
+    deadline_s: float = Field(default=5.0, gt=0, le=600)
+    attempt_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    first_token_timeout_s: float = Field(default=2.0, gt=0, le=600)
+    connect_timeout_s: float = Field(default=1.0, gt=0, le=60)
+
+
+class AlertSinkSettings(_Strict):
+    """One alert destination: the log (default), a JSON webhook, or a Slack webhook."""
+
+    type: Literal["log", "webhook", "slack"] = "log"
+    url: str | None = None
+
+
+class AlertSettings(_Strict):
+    """Where alerts go; every alert is de-duplicated across replicas through Redis."""
+
+    sinks: tuple[AlertSinkSettings, ...] = (AlertSinkSettings(),)
+
+
+class PluginsConfig(_Strict):
+    """The whole ``router_plugins:`` section."""
+
+    server: ServerSettings = ServerSettings()
+    client_keys: tuple[ClientKeySettings, ...] = ()
+    failover: FailoverSettings = FailoverSettings()
+    alerts: AlertSettings = AlertSettings()

@@ -1,0 +1,44 @@
+"""Which plugins run, built from the config by name, in pipeline order.
+
+Plugins get their dependencies (clock, Redis, alerter, metrics) through their
+constructor; none reaches into another plugin or into the HTTP layer. The
+order of ``PLUGIN_ORDER`` is the order their hooks run in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from plugins.prometheus_metrics import PrometheusMetrics
+from plugins.request_log import RequestLogger
+from router_config.alerts import Alerter
+from router_config.hooks import Clock, GatewayPlugin
+from router_config.metrics import Metrics
+from router_config.schema import RouterConfig
+from router_config.shared_redis import SharedRedis
+
+
+@dataclass(frozen=True)
+class PluginDeps:
+    """What a plugin may be given: never another plugin."""
+
+    config: RouterConfig
+    clock: Clock
+    metrics: Metrics
+    alerter: Alerter
+    redis: SharedRedis | None
+
+
+Factory = Callable[[PluginDeps], GatewayPlugin | None]
+
+PLUGIN_ORDER: tuple[tuple[str, Factory], ...] = (
+    ("prometheus_metrics", lambda deps: PrometheusMetrics(deps.metrics, deps.clock)),
+    ("request_log", lambda deps: RequestLogger(deps.clock)),
+)
+
+
+def build_plugins(deps: PluginDeps) -> list[GatewayPlugin]:
+    """Instantiate every enabled plugin; a factory returns None when its plugin is off."""
+    plugins = [factory(deps) for _, factory in PLUGIN_ORDER]
+    return [p for p in plugins if p is not None]

@@ -1,0 +1,65 @@
+"""What ``llm-router check`` prints about a valid config.
+
+A platform engineer reads this to confirm what an edit implies: which
+deployments serve each model group and in which order, which provider and
+pinned model each is, and what it costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from router_config.planner import Planner
+from router_config.pricing import declared_prices
+from router_config.schema import RouterConfig
+
+
+def summary(config: RouterConfig) -> str:
+    """A plain-text table: model groups -> ordered deployments, then fallbacks and warnings."""
+    rows = [
+        ("group", "#", "deployment", "provider", "pinned model", "api host", "$/1M in", "$/1M out")
+    ]
+    planner = Planner(config)
+    for group in config.groups:
+        for n, dep in enumerate(planner.plan(group), start=1):
+            prices = declared_prices(dep)
+            rows.append(
+                (
+                    group if n == 1 else "",
+                    str(n),
+                    dep.id,
+                    dep.provider,
+                    dep.pinned_model,
+                    dep.api_host or "(provider default)",
+                    _per_million(prices.get("input_cost_per_token")),
+                    _per_million(prices.get("output_cost_per_token")),
+                )
+            )
+    lines = [
+        f"{config.source}: OK, {len(config.deployments)} deployments in "
+        f"{len(config.groups)} model groups",
+        "",
+        *_table(rows),
+    ]
+    for kind, table in (
+        ("context-window fallbacks", config.context_window_fallbacks),
+        ("content-policy fallbacks", config.content_policy_fallbacks),
+    ):
+        for source, targets in table.items():
+            lines.append(f"{kind}: {source} -> {', '.join(targets)}")
+    lines += [f"warning: {w}" for w in config.warnings]
+    return "\n".join(lines)
+
+
+def _per_million(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1_000_000:.4g}"
+
+
+def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    out = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    return out
