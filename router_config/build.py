@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no 3-7 s price-map download
+# LiteLLM counts tokens of llama-named models with a tokenizer fetched from the
+# HuggingFace hub, inside the request: offline, that blocked a stream ~30 s.
+# Offline mode makes the fetch fail at once and LiteLLM falls back to tiktoken.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import litellm
 
@@ -44,11 +48,17 @@ class RouterHandle:
     _saved: dict[str, Any] = field(default_factory=dict)
     _closed: bool = False
 
-    def close(self) -> None:
-        """Restore LiteLLM's module globals as they were before ``build_router``."""
+    async def aclose(self) -> None:
+        """Close LiteLLM's cached HTTP clients, then restore its module globals.
+
+        LiteLLM caches one HTTP client per provider and event loop; left open,
+        their connections outlive the loop and fail when it closes.
+        """
         if self._closed:
             return
         self._closed = True
+        await litellm.close_litellm_async_clients()
+        litellm.in_memory_llm_clients_cache.flush_cache()
         for name, value in self._saved.items():
             setattr(litellm, name, value)
 
@@ -64,6 +74,9 @@ def build_router(config: RouterConfig, callbacks: Sequence[Any] = ()) -> RouterH
     litellm.suppress_debug_info = True
     litellm.callbacks = [*saved["callbacks"], *callbacks]
     settings = {k: v for k, v in config.router_settings.items() if k in _PASSED_ROUTER_SETTINGS}
+    if not any("rpm" in d.litellm_params or "tpm" in d.litellm_params for d in config.deployments):
+        # LiteLLM only needs Redis to share rpm/tpm usage; our own state has its own client.
+        settings = {k: v for k, v in settings.items() if not k.startswith("redis")}
     router = litellm.Router(
         model_list=[_entry(config, i) for i in range(len(config.deployments))],
         num_retries=0,

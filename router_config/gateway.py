@@ -82,7 +82,7 @@ class Gateway:
         await self.alerter.close()
         if self.redis is not None:
             await self.redis.close()
-        self.handle.close()
+        await self.handle.aclose()
 
     async def serve(self, ctx: RequestContext) -> Reply:
         """Answer ``ctx``; raises a ``RouterError`` when it cannot."""

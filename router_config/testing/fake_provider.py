@@ -1,0 +1,398 @@
+"""The fake OpenAI- and Anthropic-compatible provider used by tests, the demo and the drill.
+
+A raw ASGI app (no framework: it must be far faster than the gateway it
+measures) speaking ``POST /v1/chat/completions`` and ``POST /v1/messages``,
+stream and not, with realistic usage and the fault modes of ``_fake_modes``.
+``/_fake/stats``, ``/_fake/reset`` and ``/_fake/control`` let tests and the
+drill count requests and change behaviour at run time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections import Counter
+from types import TracebackType
+from typing import Any
+
+import orjson
+
+from router_config.testing import _fake_bodies as bodies
+from router_config.testing._background import BackgroundServer
+from router_config.testing._fake_modes import Mode, choose, split_model
+
+Send = Any
+Receive = Any
+JSON = [(b"content-type", b"application/json")]
+SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+
+
+class _Aborted(Exception):
+    """Raised to make uvicorn drop the connection mid-response (mode ``break``)."""
+
+
+class FakeProvider:
+    """The ASGI app. Thread-safe controls, so tests may call them from their own thread."""
+
+    def __init__(self, default_mode: str = "ok", served_model: str | None = None) -> None:
+        Mode.parse(default_mode)
+        self.default_mode = default_mode
+        self.forced_model = served_model
+        self._lock = threading.Lock()
+        self._override: str | None = None
+        self._override_model: str | None = None
+        self._counts: dict[str, Counter[str]] = {
+            "mode": Counter(),
+            "model": Counter(),
+            "path": Counter(),
+        }
+        self._requests = 0
+
+    # -- controls -----------------------------------------------------------------
+    def set_mode(self, mode: str | None) -> None:
+        if mode is not None:
+            Mode.parse(mode)
+        with self._lock:
+            self._override = mode
+
+    def set_served_model(self, model: str | None) -> None:
+        with self._lock:
+            self._override_model = model
+
+    def reset(self) -> None:
+        with self._lock:
+            self._override = self._override_model = None
+            self._requests = 0
+            for counter in self._counts.values():
+                counter.clear()
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self._requests,
+                **{f"by_{k}": dict(v) for k, v in self._counts.items()},
+            }
+
+    # -- ASGI ---------------------------------------------------------------------
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        raw = await _read_body(receive)
+        if path.startswith("/_fake/"):
+            await self._control(path, raw, send)
+        elif method == "GET" and path in ("/v1/models", "/models"):
+            await _json(
+                send,
+                200,
+                {
+                    "object": "list",
+                    "data": [
+                        {"id": self.forced_model or "fake", "object": "model", "owned_by": "fake"}
+                    ],
+                },
+            )
+        elif method == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
+            await self._complete(scope, raw, receive, send, anthropic=False)
+        elif method == "POST" and path in ("/v1/messages", "/messages"):
+            await self._complete(scope, raw, receive, send, anthropic=True)
+        else:
+            await _json(send, 404, bodies.openai_error(404, f"no route {path}", "not_found"))
+
+    async def _control(self, path: str, raw: bytes, send: Send) -> None:
+        if path == "/_fake/stats":
+            await _json(send, 200, self.stats())
+            return
+        if path == "/_fake/reset":
+            self.reset()
+        elif path == "/_fake/control":
+            body = orjson.loads(raw or b"{}")
+            try:
+                if "mode" in body:
+                    self.set_mode(body["mode"])
+            except ValueError as exc:
+                await _json(send, 400, {"error": str(exc)})
+                return
+            if "served_model" in body:
+                self.set_served_model(body["served_model"])
+        await _json(send, 200, {"ok": True})
+
+    async def _complete(
+        self, scope: dict[str, Any], raw: bytes, receive: Receive, send: Send, *, anthropic: bool
+    ) -> None:
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        try:
+            req = orjson.loads(raw)
+            model, suffix = split_model(str(req.get("model", "fake")))
+            with self._lock:
+                override, override_model = self._override, self._override_model
+            mode = choose(headers.get("x-fake-mode"), override, suffix, self.default_mode)
+        except (orjson.JSONDecodeError, ValueError, AttributeError) as exc:
+            await _json(send, 400, bodies.openai_error(400, f"bad request: {exc}", None))
+            return
+        served = (
+            override_model
+            or self.forced_model
+            or (mode.arg if mode.name == "drift" and mode.arg else model)
+        )
+        with self._lock:
+            self._requests += 1
+            self._counts["mode"][mode.label] += 1
+            self._counts["model"][model] += 1
+            self._counts["path"][scope["path"]] += 1
+        reply = _Reply(req, served, headers, mode, anthropic)
+        await reply.send(receive, send)
+
+
+class _Reply:
+    """One response of the fake provider, in the mode chosen for it."""
+
+    def __init__(
+        self, req: dict[str, Any], served: str, headers: dict[str, str], mode: Mode, anthropic: bool
+    ) -> None:
+        self.req, self.served, self.mode, self.anthropic = req, served, mode, anthropic
+        messages = list(req.get("messages") or [])
+        self.prompt = bodies.prompt_tokens(messages, req.get("system"))
+        limit = req.get("max_tokens") or req.get("max_completion_tokens")
+        self.words, self.cut = bodies.reply_words(messages, limit)
+        self.cached = min(int(headers.get("x-fake-cached-tokens", 0) or 0), self.prompt)
+        self.reasoning = int(headers.get("x-fake-reasoning-tokens", 0) or 0)
+        self.stream = bool(req.get("stream"))
+
+    @property
+    def completion(self) -> int:
+        return len(self.words) + self.reasoning
+
+    async def send(self, receive: Receive, send: Send) -> None:
+        name = self.mode.name
+        if name == "slow":
+            await asyncio.sleep(self.mode.number(500) / 1000)
+        if name == "hang":
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            return
+        if name in ("500", "503", "401", "403", "400", "429", "context"):
+            await self._error(send)
+        elif name == "garbage":
+            await _raw(send, 200, JSON, b'{"id": "chatcmpl-x", "choices": [ this is not json')
+        elif self.stream:
+            await (self._anthropic_stream(send) if self.anthropic else self._openai_stream(send))
+        elif name == "break":
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [*JSON, (b"content-length", b"400")],
+                }
+            )
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": b'{"id": "chatcmpl-x", "ch',
+                    "more_body": True,
+                }
+            )
+            raise _Aborted
+        else:
+            await _json(send, 200, self._full_body())
+
+    async def _error(self, send: Send) -> None:
+        name = self.mode.name
+        status = 400 if name == "context" else int(name)
+        extra: list[tuple[bytes, bytes]] = []
+        if status == 429:
+            extra.append((b"retry-after", str(int(self.mode.number(1))).encode()))
+        if name == "context":
+            message = (
+                "prompt is too long: 200001 tokens > 200000 maximum"
+                if self.anthropic
+                else "This model's maximum context length is 128000 tokens. However, "
+                "your messages resulted in 200001 tokens."
+            )
+            code = "context_length_exceeded"
+        else:
+            message, code = f"fake provider error {status}", None
+        body = (
+            bodies.anthropic_error(status, message)
+            if self.anthropic
+            else bodies.openai_error(status, message, code)
+        )
+        await _raw(send, status, [*JSON, *extra], orjson.dumps(body))
+
+    def _full_body(self) -> dict[str, Any]:
+        text = " ".join(self.words)
+        if self.anthropic:
+            return bodies.anthropic_message(
+                self.served,
+                text,
+                "max_tokens" if self.cut else "end_turn",
+                self.prompt - self.cached,
+                self.completion,
+                self.cached,
+            )
+        usage = bodies.openai_usage(self.prompt, self.completion, self.cached, self.reasoning)
+        return bodies.openai_completion(self.served, text, "length" if self.cut else "stop", usage)
+
+    def _break_after(self) -> int | None:
+        return int(self.mode.number(2)) if self.mode.name == "break" else None
+
+    async def _openai_stream(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": SSE})
+        cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        limit = self._break_after()
+        await _event(
+            send,
+            None,
+            bodies.openai_chunk(cid, self.served, {"role": "assistant", "content": ""}, None),
+        )
+        for i, word in enumerate(self.words):
+            if limit is not None and i >= limit:
+                raise _Aborted
+            piece = word if i == 0 else " " + word
+            await _event(
+                send, None, bodies.openai_chunk(cid, self.served, {"content": piece}, None)
+            )
+        await _event(
+            send, None, bodies.openai_chunk(cid, self.served, {}, "length" if self.cut else "stop")
+        )
+        if (self.req.get("stream_options") or {}).get("include_usage"):
+            usage = bodies.openai_usage(self.prompt, self.completion, self.cached, self.reasoning)
+            await _event(send, None, bodies.openai_chunk(cid, self.served, {}, None, usage))
+        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
+
+    async def _anthropic_stream(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": SSE})
+        start = bodies.anthropic_message(
+            self.served, "", "end_turn", self.prompt - self.cached, 1, self.cached
+        )
+        start["content"], start["stop_reason"] = [], None
+        await _event(send, "message_start", {"type": "message_start", "message": start})
+        await _event(
+            send,
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
+        )
+        limit = self._break_after()
+        for i, word in enumerate(self.words):
+            if limit is not None and i >= limit:
+                raise _Aborted
+            await _event(
+                send,
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": word if i == 0 else " " + word},
+                },
+            )
+        await _event(send, "content_block_stop", {"type": "content_block_stop", "index": 0})
+        await _event(
+            send,
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {
+                    "stop_reason": "max_tokens" if self.cut else "end_turn",
+                    "stop_sequence": None,
+                },
+                "usage": {"output_tokens": self.completion},
+            },
+        )
+        await _event(send, "message_stop", {"type": "message_stop"})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _read_body(receive: Receive) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        body += bytes(message.get("body", b""))
+        if not message.get("more_body"):
+            return body
+
+
+async def _raw(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _json(send: Send, status: int, body: Any) -> None:
+    await _raw(send, status, JSON, orjson.dumps(body))
+
+
+async def _event(send: Send, name: str | None, data: Any) -> None:
+    head = f"event: {name}\n".encode() if name else b""
+    await send(
+        {
+            "type": "http.response.body",
+            "body": head + b"data: " + orjson.dumps(data) + b"\n\n",
+            "more_body": True,
+        }
+    )
+
+
+class FakeProviderServer:
+    """A ``FakeProvider`` served on 127.0.0.1 and a free port, in a background thread."""
+
+    def __init__(self, default_mode: str = "ok", served_model: str | None = None) -> None:
+        self.app = FakeProvider(default_mode, served_model)
+        self._server = BackgroundServer(self.app)
+        self.port = self._server.port
+
+    @property
+    def base_url(self) -> str:
+        return self._server.base_url
+
+    @property
+    def openai_base(self) -> str:
+        return f"{self.base_url}/v1"
+
+    def set_mode(self, mode: str | None) -> None:
+        self.app.set_mode(mode)
+
+    def set_served_model(self, model: str | None) -> None:
+        self.app.set_served_model(model)
+
+    def stats(self) -> dict[str, Any]:
+        return self.app.stats()
+
+    def reset(self) -> None:
+        self.app.reset()
+
+    def start(self) -> FakeProviderServer:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> FakeProviderServer:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def serve_fake_provider(host: str, port: int, default_mode: str, served_model: str | None) -> None:
+    """Run the fake provider in the foreground (``llm-router fake-provider``)."""
+    import uvicorn
+
+    uvicorn.run(
+        FakeProvider(default_mode, served_model),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )

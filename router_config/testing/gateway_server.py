@@ -1,0 +1,48 @@
+"""``GatewayServer``: a real gateway on a loopback port, in a background thread.
+
+For tests (ours and our users'): the app runs under uvicorn exactly as in
+production, so clients talk HTTP to it with the ``openai`` SDK or httpx.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from router_config.app import create_app
+from router_config.hooks import Clock, monotonic
+from router_config.schema import RouterConfig
+from router_config.testing._background import BackgroundServer
+
+
+class GatewayServer:
+    """Serves ``create_app(config)`` on 127.0.0.1 and a free port until ``stop()``."""
+
+    def __init__(self, config: RouterConfig, *, clock: Clock = monotonic) -> None:
+        self.app = create_app(config, clock=clock)
+        self.gateway = self.app.state.gateway
+        self._server = BackgroundServer(self.app)
+        self.port = self._server.port
+
+    @property
+    def base_url(self) -> str:
+        return self._server.base_url
+
+    @property
+    def openai_base(self) -> str:
+        """The ``base_url`` to give the ``openai`` SDK."""
+        return f"{self.base_url}/v1"
+
+    def start(self) -> GatewayServer:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> GatewayServer:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

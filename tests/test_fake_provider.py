@@ -1,0 +1,120 @@
+"""The fake provider speaks OpenAI's and Anthropic's APIs and injects the faults tests need."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+
+from router_config.testing import FakeProviderServer
+
+HI = [{"role": "user", "content": "hello there"}]
+
+
+@pytest.fixture(scope="module")
+def fake():  # type: ignore[no-untyped-def]
+    with FakeProviderServer() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _reset(fake) -> None:  # type: ignore[no-untyped-def]
+    fake.reset()
+
+
+def post(fake, path: str, body: dict, **headers: str) -> httpx.Response:  # type: ignore[no-untyped-def, type-arg]
+    return httpx.post(f"{fake.base_url}{path}", json=body, headers=headers, timeout=5)
+
+
+def test_openai_shape_has_realistic_usage_and_the_requested_model(fake) -> None:  # type: ignore[no-untyped-def]
+    with openai.OpenAI(base_url=fake.openai_base, api_key="x", max_retries=0) as client:
+        completion = client.chat.completions.create(model="gpt-4o-2024-08-06", messages=HI)
+    assert completion.model == "gpt-4o-2024-08-06"
+    assert completion.choices[0].message.content == "fake reply to: hello there"
+    assert completion.usage is not None
+    assert completion.usage.prompt_tokens == 3 + 3 and completion.usage.completion_tokens == 5
+
+
+def test_cached_and_reasoning_tokens_are_reported_when_asked(fake) -> None:  # type: ignore[no-untyped-def]
+    body = post(
+        fake,
+        "/v1/chat/completions",
+        {"model": "m", "messages": HI},
+        **{"x-fake-cached-tokens": "4", "x-fake-reasoning-tokens": "7"},
+    ).json()
+    assert body["usage"]["prompt_tokens_details"] == {"cached_tokens": 4}
+    assert body["usage"]["completion_tokens_details"] == {"reasoning_tokens": 7}
+    assert body["usage"]["completion_tokens"] == 5 + 7
+
+
+def test_anthropic_shape_reports_input_and_output_tokens(fake) -> None:  # type: ignore[no-untyped-def]
+    body = post(
+        fake,
+        "/v1/messages",
+        {"model": "claude-3-5-sonnet-20241022", "messages": HI, "max_tokens": 100},
+    ).json()
+    assert body["type"] == "message" and body["content"][0]["text"].startswith("fake reply")
+    assert body["usage"]["input_tokens"] == 6 and body["usage"]["output_tokens"] == 5
+
+
+def test_anthropic_stream_sends_named_events_in_order(fake) -> None:  # type: ignore[no-untyped-def]
+    with httpx.stream(
+        "POST",
+        f"{fake.base_url}/v1/messages",
+        timeout=5,
+        json={"model": "c", "messages": HI, "max_tokens": 100, "stream": True},
+    ) as response:
+        events = [line[7:] for line in response.iter_lines() if line.startswith("event: ")]
+    assert events[0] == "message_start" and events[-1] == "message_stop"
+    assert "content_block_delta" in events and "message_delta" in events
+
+
+def test_429_mode_sends_retry_after_header(fake) -> None:  # type: ignore[no-untyped-def]
+    response = post(fake, "/v1/chat/completions", {"model": "m~429:20", "messages": HI})
+    assert response.status_code == 429 and response.headers["retry-after"] == "20"
+
+
+def test_context_mode_is_a_400_context_length_error(fake) -> None:  # type: ignore[no-untyped-def]
+    response = post(
+        fake, "/v1/chat/completions", {"model": "m", "messages": HI}, **{"x-fake-mode": "context"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "context_length_exceeded"
+
+
+def test_garbage_mode_answers_200_with_a_body_that_is_not_json(fake) -> None:  # type: ignore[no-untyped-def]
+    response = post(fake, "/v1/chat/completions", {"model": "m~garbage", "messages": HI})
+    assert response.status_code == 200
+    with pytest.raises(ValueError):
+        response.json()
+
+
+def test_break_mode_drops_the_stream_after_n_chunks(fake) -> None:  # type: ignore[no-untyped-def]
+    with (
+        openai.OpenAI(base_url=fake.openai_base, api_key="x", max_retries=0) as client,
+        pytest.raises(openai.APIConnectionError),
+    ):
+        list(client.chat.completions.create(model="m~break:2", messages=HI, stream=True))
+
+
+def test_hang_mode_never_answers(fake) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            f"{fake.openai_base}/chat/completions",
+            timeout=0.3,
+            json={"model": "m~hang", "messages": HI},
+        )
+
+
+def test_control_endpoint_sets_a_mode_and_a_drifted_model_until_reset(fake) -> None:  # type: ignore[no-untyped-def]
+    httpx.post(f"{fake.base_url}/_fake/control", json={"mode": "503"})
+    assert post(fake, "/v1/chat/completions", {"model": "m", "messages": HI}).status_code == 503
+    httpx.post(
+        f"{fake.base_url}/_fake/control", json={"mode": None, "served_model": "gpt-4o-2024-11-20"}
+    )
+    body = post(fake, "/v1/chat/completions", {"model": "gpt-4o-2024-08-06", "messages": HI})
+    assert body.json()["model"] == "gpt-4o-2024-11-20"
+    stats = httpx.get(f"{fake.base_url}/_fake/stats").json()
+    assert stats["requests"] == 2 and stats["by_mode"] == {"503": 1, "ok": 1}
+    httpx.post(f"{fake.base_url}/_fake/reset")
+    assert httpx.get(f"{fake.base_url}/_fake/stats").json()["requests"] == 0
