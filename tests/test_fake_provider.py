@@ -92,7 +92,7 @@ def test_garbage_mode_answers_200_with_a_body_that_is_not_json(fake) -> None:  #
 def test_break_mode_drops_the_stream_after_n_chunks(fake) -> None:  # type: ignore[no-untyped-def]
     with (
         openai.OpenAI(base_url=fake.openai_base, api_key="x", max_retries=0) as client,
-        pytest.raises(openai.APIConnectionError),
+        pytest.raises(httpx.RemoteProtocolError),
     ):
         list(client.chat.completions.create(model="m~break:2", messages=HI, stream=True))
 
