@@ -39,6 +39,6 @@ class PrometheusMetrics(GatewayPlugin):
             if attempt.cost_usd:
                 m.cost.labels(dep.provider, dep.id, ctx.group, ctx.team).inc(attempt.cost_usd)
         final = ctx.final
-        if final is not None and final.number > 1:
-            failed = ctx.attempts[0].deployment.id
+        if final is not None and "fallback" in ctx.tags:
+            failed = ctx.attempts[0].deployment.id if final.number > 1 else ctx.skipped[0][0]
             m.fallbacks.labels(ctx.group, failed, final.deployment.id).inc()

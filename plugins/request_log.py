@@ -22,6 +22,8 @@ class RequestLogger(GatewayPlugin):
         self._clock = clock
 
     async def after_attempt(self, ctx: RequestContext, attempt: Attempt) -> None:
+        if attempt.outcome == "streaming":
+            return  # logged when the stream ends, with its final outcome
         dep = attempt.deployment
         emit(
             "attempt",
@@ -42,6 +44,19 @@ class RequestLogger(GatewayPlugin):
 
     async def on_request_end(self, ctx: RequestContext) -> None:
         final = ctx.final
+        if final is not None and final.number > 1:
+            failed = ctx.attempts[0]
+            emit(
+                "fallback",
+                logging.WARNING,
+                request_id=ctx.request_id,
+                model_group=ctx.group,
+                failed_deployment=failed.deployment.id,
+                failed_reason=failed.reason,
+                failed_error=failed.message or None,
+                served_deployment=final.deployment.id,
+                served_provider=final.deployment.provider,
+            )
         emit(
             "request",
             request_id=ctx.request_id,

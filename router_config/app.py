@@ -23,21 +23,23 @@ from router_config.auth import Authenticator
 from router_config.chat_request import parse_chat_request
 from router_config.errors import InvalidRequest, ModelNotFound, PayloadTooLarge, PermissionDenied
 from router_config.gateway import Gateway
-from router_config.hooks import Clock, RequestContext, monotonic
+from router_config.hooks import RequestContext
 from router_config.http_errors import install_error_handlers
 from router_config.logs import configure_logging, emit
 from router_config.schema import RouterConfig
 from router_config.sse import sse_events
-from router_config.wiring import build_gateway
+from router_config.wiring import Timing, build_gateway
 
 log = logging.getLogger("llm_router.app")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
-def create_app(config: RouterConfig, *, clock: Clock = monotonic) -> FastAPI:
+def create_app(config: RouterConfig, *, timing: Timing | None = None) -> FastAPI:
     """Build the app for ``config``; the Router is built now, plugins start with the app."""
     configure_logging()
-    gateway = build_gateway(config, clock)
+    timing = timing or Timing()
+    clock = timing.clock
+    gateway = build_gateway(config, timing)
     auth = Authenticator(config)
 
     @asynccontextmanager
@@ -87,6 +89,7 @@ def create_app(config: RouterConfig, *, clock: Clock = monotonic) -> FastAPI:
         if chat.stream:
             params["stream_options"] = {**(chat.stream_options or {}), "include_usage": True}
         now = clock()
+        deadline_s = _deadline_s(request.headers, config.plugins.failover.deadline_s)
         ctx = RequestContext(
             request_id=request.state.request_id,
             team=caller.team,
@@ -97,7 +100,7 @@ def create_app(config: RouterConfig, *, clock: Clock = monotonic) -> FastAPI:
             stream=chat.stream,
             headers={k.lower(): v for k, v in request.headers.items()},
             started=now,
-            deadline=now + config.plugins.failover.deadline_s,
+            deadline=now + deadline_s,
             wants_usage=wants_usage,
         )
         return await _respond(gateway, ctx)
@@ -128,6 +131,13 @@ def create_app(config: RouterConfig, *, clock: Clock = monotonic) -> FastAPI:
             orjson.dumps({"status": "ok" if ready else "unavailable", "checks": checks}),
             status_code=200 if ready else 503,
             media_type="application/json",
+        )
+
+    @app.get("/health/providers")
+    async def providers(request: Request) -> Response:
+        auth.admin(request.headers)
+        return Response(
+            orjson.dumps({"deployments": await gateway.health()}), media_type="application/json"
         )
 
     @app.get("/metrics", include_in_schema=False)
@@ -161,6 +171,22 @@ async def _respond(gateway: Gateway, ctx: RequestContext) -> Response:
         media_type="text/event-stream",
         headers=reply.headers,
     )
+
+
+def _deadline_s(headers: Any, configured: float) -> float:
+    """The request's deadline: the config's, lowered (never raised) by ``x-router-timeout-ms``."""
+    given = headers.get("x-router-timeout-ms")
+    if given is None:
+        return configured
+    try:
+        wanted = float(given) / 1000
+    except ValueError:
+        raise InvalidRequest(
+            "x-router-timeout-ms must be a number of milliseconds.", param="x-router-timeout-ms"
+        ) from None
+    if wanted <= 0:
+        raise InvalidRequest("x-router-timeout-ms must be positive.", param="x-router-timeout-ms")
+    return min(configured, wanted)
 
 
 async def _read_json(request: Request, limit: int) -> Any:

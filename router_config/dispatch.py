@@ -10,9 +10,12 @@ request context, so logs, metrics and traces see all of them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import httpx
 
 from router_config.classify import Failure, classify
 from router_config.errors import AllProvidersFailed, AttemptSummary, UpstreamRejectedRequest
@@ -29,6 +32,9 @@ from router_config.plugin_settings import FailoverSettings
 from router_config.pricing import cost_usd, usage_from
 from router_config.schema import Deployment
 
+# Failures worth retrying on the same deployment (a timeout is not: it already cost the most).
+RETRYABLE = frozenset({"server_error", "connection", "rate_limited", "malformed"})
+
 
 @dataclass
 class Served:
@@ -37,6 +43,9 @@ class Served:
     attempt: Attempt
     body: dict[str, Any] | None = None
     chunks: AsyncIterator[dict[str, Any]] | None = None
+
+
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class Dispatcher:
@@ -49,12 +58,17 @@ class Dispatcher:
         plugins: Sequence[GatewayPlugin],
         settings: FailoverSettings,
         clock: Clock,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         self._router = router
         self._planner = planner
         self._plugins = plugins
         self._settings = settings
         self._clock = clock
+        self._sleep = sleep
+        self._jitter = jitter
 
     async def run(self, ctx: RequestContext) -> Served:
         """Serve ``ctx`` from the first deployment that answers in time."""
@@ -63,23 +77,53 @@ class Dispatcher:
         while i < len(plan):
             deployment = plan[i]
             i += 1
-            if self._clock() >= ctx.deadline:
+            if ctx.deadline - self._clock() < self._settings.min_attempt_s:
                 break
             if not await self._admit(ctx, deployment):
                 continue
-            served, failure = await self._attempt(ctx, deployment)
+            served, failure = await self._with_retries(ctx, deployment, last=i == len(plan))
             if served is not None:
+                if deployment is not plan[0]:
+                    ctx.tags.add("fallback")
                 return served
-            if failure is not None and failure.reason in ("context_window", "content_policy"):
+            assert failure is not None
+            if failure.reason in ("context_window", "content_policy"):
                 special = [
                     d for d in self._planner.special(ctx.group, failure.reason) if d not in plan
                 ]
                 if not special:
                     raise UpstreamRejectedRequest(ctx.attempts[-1].message)
                 plan[i:i] = special
-            elif failure is not None and not failure.fail_over:
+            elif not failure.fail_over:
                 raise UpstreamRejectedRequest(ctx.attempts[-1].message)
+        if self._clock() >= ctx.deadline:
+            ctx.tags.add("deadline")
         raise AllProvidersFailed([_summary(a) for a in ctx.attempts])
+
+    async def _with_retries(
+        self, ctx: RequestContext, deployment: Deployment, *, last: bool
+    ) -> tuple[Served | None, Failure | None]:
+        """Attempt once; retry the same deployment only when it is the last one left."""
+        retries = self._settings.max_retries if last else 0
+        for n in range(retries + 1):
+            served, failure = await self._attempt(ctx, deployment, last=last)
+            if served is not None or failure is None or n == retries:
+                return served, failure
+            if failure.reason not in RETRYABLE:
+                return None, failure
+            pause = self._backoff(n, failure.retry_after_s)
+            remaining = ctx.deadline - self._clock()
+            if pause + self._settings.min_attempt_s >= remaining:
+                return None, failure  # the retry cannot finish in time: stop now, no sleep
+            await self._sleep(pause)
+        return None, None
+
+    def _backoff(self, n: int, retry_after_s: float | None) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2^n)], or the provider's Retry-After."""
+        if retry_after_s is not None:
+            return retry_after_s
+        s = self._settings
+        return float(self._jitter() * min(s.backoff_cap_s, s.backoff_base_s * 2**n))
 
     async def _admit(self, ctx: RequestContext, deployment: Deployment) -> bool:
         try:
@@ -91,13 +135,17 @@ class Dispatcher:
         return True
 
     async def _attempt(
-        self, ctx: RequestContext, deployment: Deployment
+        self, ctx: RequestContext, deployment: Deployment, *, last: bool
     ) -> tuple[Served | None, Failure | None]:
         attempt = Attempt(
             number=len(ctx.attempts) + 1, deployment=deployment, started=self._clock()
         )
         ctx.attempts.append(attempt)
         budget = min(ctx.deadline - attempt.started, self._settings.attempt_timeout_s)
+        if ctx.stream or not last:
+            # Until the first token arrives nothing is sent, so failing over is still free; a
+            # non-streaming answer is its own first token. A hung primary costs at most this.
+            budget = min(budget, self._settings.first_token_timeout_s)
         try:
             served = await asyncio.wait_for(self._call(ctx, attempt, budget), budget)
         except Exception as exc:  # every provider error is classified, none escapes raw
@@ -127,7 +175,10 @@ class Dispatcher:
                     raise
 
     async def _call(self, ctx: RequestContext, attempt: Attempt, budget: float) -> Served:
-        timeout = min(budget, self._settings.first_token_timeout_s) if ctx.stream else budget
+        # Streams: the read timeout between chunks once started; the first chunk is bounded
+        # by the wait_for around this call.
+        total = self._settings.attempt_timeout_s if ctx.stream else budget
+        timeout = httpx.Timeout(total, connect=min(total, self._settings.connect_timeout_s))
         response = await self._router.acompletion(
             model=attempt.deployment.id,
             messages=ctx.messages,
@@ -144,7 +195,7 @@ class Dispatcher:
             )
             return Served(attempt=attempt, body=body)
         stream = aiter(response)
-        first = await asyncio.wait_for(anext(stream), self._settings.first_token_timeout_s)
+        first = await anext(stream)
         attempt.latency_ms = (self._clock() - attempt.started) * 1000
         attempt.outcome = "streaming"
         attempt.served_model = first.model

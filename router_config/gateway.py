@@ -8,15 +8,15 @@ stream) happens here, so the same flow serves tests, the drill and the app.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from router_config.alerts import Alerter
 from router_config.build import RouterHandle
-from router_config.dispatch import Dispatcher, Served
+from router_config.dispatch import Dispatcher, Served, Sleep
 from router_config.errors import AllProvidersFailed, RouterError
-from router_config.hooks import Clock, GatewayPlugin, RequestContext
+from router_config.hooks import Attempt, Clock, GatewayPlugin, RequestContext
 from router_config.metrics import Metrics
 from router_config.planner import Planner
 from router_config.pricing import cost_usd, usage_from
@@ -56,6 +56,8 @@ class Gateway:
         metrics: Metrics,
         alerter: Alerter,
         redis: SharedRedis | None,
+        sleep: Sleep,
+        jitter: Callable[[], float],
     ) -> None:
         self.config = config
         self.handle = handle
@@ -66,7 +68,13 @@ class Gateway:
         self.redis = redis
         self.planner = Planner(config)
         self.dispatcher = Dispatcher(
-            handle.router, self.planner, self.plugins, config.plugins.failover, clock
+            handle.router,
+            self.planner,
+            self.plugins,
+            config.plugins.failover,
+            clock,
+            sleep=sleep,
+            jitter=jitter,
         )
 
     async def start(self) -> None:
@@ -137,12 +145,14 @@ class Gateway:
         except Exception as exc:  # anything after the first chunk: end with an error event
             attempt.outcome, attempt.reason, attempt.message = "error", "broken_stream", str(exc)
             ctx.outcome, ctx.status = "broken_stream", 502
+            await self._settled(ctx, attempt)
             raise StreamBroken(
                 "The provider failed after the stream started; the answer is incomplete."
             ) from None
         attempt.outcome = "ok"
         attempt.cost_usd = cost_usd(attempt.deployment, attempt.usage, None)
         ctx.outcome = "ok"
+        await self._settled(ctx, attempt)
         body = {
             "id": last.get("id"),
             "object": "chat.completion",
@@ -151,6 +161,31 @@ class Gateway:
         }
         for plugin in self.plugins:
             await plugin.on_success(ctx, body)
+
+    async def _settled(self, ctx: RequestContext, attempt: Attempt) -> None:
+        """A stream's attempt is over: plugins see it again with its final outcome."""
+        attempt.latency_ms = (self.clock() - attempt.started) * 1000
+        for plugin in self.plugins:
+            try:
+                await plugin.after_attempt(ctx, attempt)
+            except Exception:  # the answer is already sent: nothing may be rejected now
+                log.exception("plugin %s failed after a stream", plugin.name)
+
+    async def health(self) -> dict[str, dict[str, Any]]:
+        """Per-deployment state from every plugin, for ``GET /health/providers``."""
+        out: dict[str, dict[str, Any]] = {
+            d.id: {
+                "group": d.group,
+                "provider": d.provider,
+                "model": d.pinned_model,
+                "api_host": d.api_host,
+            }
+            for d in self.config.deployments
+        }
+        for plugin in self.plugins:
+            for dep_id, fields in (await plugin.health()).items():
+                out.setdefault(dep_id, {}).update(fields)
+        return out
 
 
 def _served_headers(ctx: RequestContext, served: Served) -> dict[str, str]:

@@ -136,6 +136,10 @@ class GatewayPlugin:
     async def on_request_end(self, ctx: RequestContext) -> None:
         """The request is over (logging, tracing). Must never raise into the request."""
 
+    async def health(self) -> dict[str, dict[str, Any]]:
+        """Per-deployment state for ``GET /health/providers`` (merged across plugins)."""
+        return {}
+
 
 def monotonic() -> float:
     """The default clock; tests inject their own."""

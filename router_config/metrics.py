@@ -65,6 +65,12 @@ class Metrics:
         self.redis_up = Gauge(
             "llm_router_redis_up", "1 when Redis answers, 0 when down.", registry=r
         )
+        self.breaker_state = Gauge(
+            "llm_router_breaker_state",
+            "Circuit breaker: 0 closed, 1 half-open, 2 open.",
+            ["deployment"],
+            registry=r,
+        )
         self.alerts = Counter("llm_router_alerts", "Alerts sent, by kind.", ["kind"], registry=r)
 
     def render(self) -> bytes:

@@ -41,17 +41,44 @@ class ClientKeySettings(_Strict):
 
 
 class FailoverSettings(_Strict):
-    """Time limits for one client request across every attempt.
+    """Time limits and retries for one client request across every attempt.
 
-    ``deadline_s`` bounds all attempts and fallbacks together; a single
-    attempt may use at most ``attempt_timeout_s`` and must show its first
-    token (streaming) within ``first_token_timeout_s``.
+    ``deadline_s`` bounds all attempts, backoff sleeps and fallbacks together.
+    A deployment that is not the last in the plan must show its first token
+    (streams) or its whole answer (non-streaming) within
+    ``first_token_timeout_s``, so a hung primary costs at most that before the
+    fallback is tried; the last deployment may use the rest of the deadline,
+    up to ``attempt_timeout_s``. Retries of the same deployment happen only
+    when no other deployment is left (a fallback answers sooner than a retry),
+    with exponential backoff and full jitter, and only if they fit the deadline.
     """
 
     deadline_s: float = Field(default=5.0, gt=0, le=600)
     attempt_timeout_s: float = Field(default=30.0, gt=0, le=600)
     first_token_timeout_s: float = Field(default=2.0, gt=0, le=600)
     connect_timeout_s: float = Field(default=1.0, gt=0, le=60)
+    max_retries: int = Field(default=1, ge=0, le=10)
+    backoff_base_s: float = Field(default=0.1, gt=0, le=10)
+    backoff_cap_s: float = Field(default=1.0, gt=0, le=60)
+    min_attempt_s: float = Field(default=0.05, ge=0, le=5)
+
+
+class BreakerSettings(_Strict):
+    """Circuit breaker per deployment (state in Redis when configured).
+
+    Opens after ``failure_threshold`` consecutive failures, or when over
+    ``window_s`` at least ``min_requests`` attempts ran and more than
+    ``failure_rate`` of them failed. Open deployments are skipped at once;
+    after ``cooldown_s`` one half-open probe request decides.
+    """
+
+    enabled: bool = True
+    failure_threshold: int = Field(default=2, ge=1, le=100)
+    failure_rate: float = Field(default=0.5, gt=0, le=1)
+    min_requests: int = Field(default=10, ge=1)
+    window_s: float = Field(default=30.0, gt=0)
+    cooldown_s: float = Field(default=10.0, gt=0, le=3600)
+    health_check_interval_s: float | None = Field(default=None, gt=0)
 
 
 class AlertSinkSettings(_Strict):
@@ -73,4 +100,5 @@ class PluginsConfig(_Strict):
     server: ServerSettings = ServerSettings()
     client_keys: tuple[ClientKeySettings, ...] = ()
     failover: FailoverSettings = FailoverSettings()
+    breaker: BreakerSettings = BreakerSettings()
     alerts: AlertSettings = AlertSettings()

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from plugins.breaker_state import BreakerStore
+from plugins.circuit_breaker import CircuitBreaker, Probe
 from plugins.prometheus_metrics import PrometheusMetrics
 from plugins.request_log import RequestLogger
 from router_config.alerts import Alerter
@@ -28,11 +30,30 @@ class PluginDeps:
     metrics: Metrics
     alerter: Alerter
     redis: SharedRedis | None
+    now: Clock  # wall time, for state shared between replicas
+    probe: Probe | None = None
 
 
 Factory = Callable[[PluginDeps], GatewayPlugin | None]
 
+
+def _breaker(deps: PluginDeps) -> GatewayPlugin | None:
+    settings = deps.config.plugins.breaker
+    if not settings.enabled:
+        return None
+    return CircuitBreaker(
+        settings,
+        BreakerStore(deps.redis),
+        deps.alerter,
+        deps.metrics,
+        deps.now,
+        deps.config.deployments,
+        deps.probe,
+    )
+
+
 PLUGIN_ORDER: tuple[tuple[str, Factory], ...] = (
+    ("circuit_breaker", _breaker),
     ("prometheus_metrics", lambda deps: PrometheusMetrics(deps.metrics, deps.clock)),
     ("request_log", lambda deps: RequestLogger(deps.clock)),
 )

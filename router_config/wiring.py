@@ -6,28 +6,88 @@ the app, the CLI and tests build gateways the same way.
 
 from __future__ import annotations
 
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from plugins.circuit_breaker import Probe
 from router_config.alerts import Alerter, AlertSink, LogSink, WebhookSink
 from router_config.build import build_router
+from router_config.classify import classify
+from router_config.dispatch import Sleep
 from router_config.gateway import Gateway
-from router_config.hooks import Clock
+from router_config.hooks import Clock, monotonic
 from router_config.metrics import Metrics
-from router_config.plugin_settings import AlertSettings
+from router_config.plugin_settings import AlertSettings, FailoverSettings
 from router_config.registry import PluginDeps, build_plugins
-from router_config.schema import RouterConfig
+from router_config.schema import Deployment, RouterConfig
 from router_config.shared_redis import SharedRedis
 
 
-def build_gateway(config: RouterConfig, clock: Clock) -> Gateway:
+@dataclass(frozen=True)
+class Timing:
+    """Time and randomness, injected so tests never sleep or depend on the wall clock."""
+
+    clock: Clock = monotonic  # deadlines and latencies
+    now: Clock = time.time  # state shared across replicas (breaker open-until times)
+    sleep: Sleep = asyncio.sleep
+    jitter: Callable[[], float] = random.random
+
+
+def build_gateway(config: RouterConfig, timing: Timing) -> Gateway:
     """Everything a running gateway needs, not yet started."""
     redis = SharedRedis(config.redis_url) if config.redis_url else None
     metrics = Metrics()
-    alerter = Alerter(alert_sinks(config.plugins.alerts), redis, clock, metrics)
-    deps = PluginDeps(config=config, clock=clock, metrics=metrics, alerter=alerter, redis=redis)
-    plugins = build_plugins(deps)
+    alerter = Alerter(alert_sinks(config.plugins.alerts), redis, timing.now, metrics)
     handle = build_router(config)
-    return Gateway(
-        config, handle, plugins, clock=clock, metrics=metrics, alerter=alerter, redis=redis
+    probe = health_probe(handle.router, config.plugins.failover, timing.clock)
+    deps = PluginDeps(
+        config=config,
+        clock=timing.clock,
+        metrics=metrics,
+        alerter=alerter,
+        redis=redis,
+        now=timing.now,
+        probe=probe,
     )
+    return Gateway(
+        config,
+        handle,
+        build_plugins(deps),
+        clock=timing.clock,
+        metrics=metrics,
+        alerter=alerter,
+        redis=redis,
+        sleep=timing.sleep,
+        jitter=timing.jitter,
+    )
+
+
+def health_probe(router: Any, settings: FailoverSettings, clock: Clock) -> Probe:
+    """A one-token request to one deployment, classified like any attempt."""
+
+    async def probe(deployment: Deployment) -> tuple[bool, str | None, str, float]:
+        started = clock()
+        try:
+            await asyncio.wait_for(
+                router.acompletion(
+                    model=deployment.id,
+                    messages=[{"role": "user", "content": "ping"}],
+                    max_tokens=1,
+                    num_retries=0,
+                    timeout=settings.first_token_timeout_s,
+                ),
+                settings.first_token_timeout_s,
+            )
+        except Exception as exc:  # every failure is a health signal, classified
+            failure = classify(exc)
+            return False, failure.reason, type(exc).__name__, (clock() - started) * 1000
+        return True, None, "", (clock() - started) * 1000
+
+    return probe
 
 
 def alert_sinks(settings: AlertSettings) -> list[AlertSink]:

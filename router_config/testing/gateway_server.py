@@ -9,16 +9,16 @@ from __future__ import annotations
 from types import TracebackType
 
 from router_config.app import create_app
-from router_config.hooks import Clock, monotonic
 from router_config.schema import RouterConfig
 from router_config.testing._background import BackgroundServer
+from router_config.wiring import Timing
 
 
 class GatewayServer:
     """Serves ``create_app(config)`` on 127.0.0.1 and a free port until ``stop()``."""
 
-    def __init__(self, config: RouterConfig, *, clock: Clock = monotonic) -> None:
-        self.app = create_app(config, clock=clock)
+    def __init__(self, config: RouterConfig, *, timing: Timing | None = None) -> None:
+        self.app = create_app(config, timing=timing)
         self.gateway = self.app.state.gateway
         self._server = BackgroundServer(self.app)
         self.port = self._server.port

@@ -1,0 +1,220 @@
+"""``CircuitBreaker``: skip deployments that are failing, alert when they open and recover.
+
+closed -> open after N consecutive failures or a failure rate over a window
+(or at once on 401/403, or on 429 for the Retry-After it gave); open
+deployments are skipped without a call; after the cool-down exactly one
+request (across replicas) is let through as the half-open probe, and its
+outcome closes or re-opens the breaker. Without this, every request pays
+for a dead primary again (LiteLLM rarely cools down single deployments).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from plugins.breaker_state import BreakerStore
+from router_config.alerts import Alert, Alerter
+from router_config.errors import AllProvidersFailed
+from router_config.hooks import Attempt, Clock, GatewayPlugin, RequestContext, SkipDeployment
+from router_config.logs import emit
+from router_config.metrics import Metrics
+from router_config.plugin_settings import BreakerSettings
+from router_config.schema import Deployment
+
+# Reasons that say nothing about the deployment's health (the caller's fault, or our own choice).
+NOT_HEALTH = frozenset({"bad_request", "context_window", "content_policy", "rejected"})
+STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
+# One health probe: (ok, failure reason, message, latency in ms).
+Probe = Callable[[Deployment], Awaitable[tuple[bool, str | None, str, float]]]
+EWMA_WEIGHT = 0.2
+
+
+class CircuitBreaker(GatewayPlugin):
+    """Per-deployment breaker; ``now`` is wall time so replicas agree on open-until times."""
+
+    name = "circuit_breaker"
+
+    def __init__(
+        self,
+        settings: BreakerSettings,
+        store: BreakerStore,
+        alerter: Alerter,
+        metrics: Metrics,
+        now: Clock,
+        deployments: tuple[Deployment, ...],
+        probe: Probe | None = None,
+    ) -> None:
+        self._s = settings
+        self._probe = probe
+        self._prober: asyncio.Task[None] | None = None
+        self._store = store
+        self._alerter = alerter
+        self._now = now
+        self._deployments = deployments
+        self._gauge = metrics.breaker_state
+
+    async def start(self) -> None:
+        if self._s.health_check_interval_s and self._probe is not None:
+            self._prober = asyncio.create_task(self._probe_forever(self._s.health_check_interval_s))
+
+    async def close(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prober
+
+    async def _probe_forever(self, interval_s: float) -> None:
+        """Active health checks: find an outage before a user request pays for it."""
+        assert self._probe is not None
+        while True:
+            for dep in self._deployments:
+                ok, reason, message, latency_ms = await self._probe(dep)
+                await self.record(dep, ok, reason, message, latency_ms)
+            await asyncio.sleep(interval_s)
+
+    async def before_attempt(self, ctx: RequestContext, deployment: Deployment) -> None:
+        state = await self._store.load(deployment.id)
+        if state.get("state", "closed") == "closed":
+            return
+        now = self._now()
+        if now < float(state.get("open_until", 0)):
+            raise SkipDeployment("breaker open")
+        if not await self._store.claim_probe(deployment.id, now, self._s.cooldown_s):
+            raise SkipDeployment("breaker half-open: probe in flight")
+        await self._store.update(deployment.id, {"state": "half_open"})
+        self._gauge.labels(deployment.id).set(STATE_VALUE["half_open"])
+        ctx.tags.add("breaker:probe")
+
+    async def after_attempt(self, ctx: RequestContext, attempt: Attempt) -> None:
+        if attempt.outcome == "streaming" or attempt.reason in NOT_HEALTH:
+            return
+        await self.record(
+            attempt.deployment,
+            attempt.ok,
+            attempt.reason,
+            attempt.message,
+            attempt.latency_ms,
+            attempt.retry_after_s,
+        )
+
+    async def record(
+        self,
+        dep: Deployment,
+        ok: bool,
+        reason: str | None,
+        message: str,
+        latency_ms: float,
+        retry_after_s: float | None = None,
+    ) -> None:
+        """Feed one outcome (a request's attempt or a health probe) to the breaker."""
+        state = await self._store.load(dep.id)
+        now = self._now()
+        window = str(int(now // self._s.window_s))
+        fields: dict[str, Any] = {"ewma_ms": _ewma(state.get("ewma_ms"), latency_ms)}
+        if state.get("window") != window:
+            fields.update(window=window, win_total=0, win_failed=0)
+        await self._store.update(dep.id, fields)
+        total = await self._store.incr(dep.id, "win_total")
+        if ok:
+            await self._store.update(dep.id, {"consecutive": 0})
+            if state.get("state", "closed") != "closed":
+                await self._close(dep)
+            return
+        failed = await self._store.incr(dep.id, "win_failed")
+        consecutive = await self._store.incr(dep.id, "consecutive")
+        await self._store.update(
+            dep.id, {"last_error": f"{reason}: {message}"[:200], "last_error_at": now}
+        )
+        immediate = reason == "auth" or (reason == "rate_limited" and retry_after_s)
+        rate_hit = total >= self._s.min_requests and failed / total > self._s.failure_rate
+        if (
+            immediate
+            or consecutive >= self._s.failure_threshold
+            or rate_hit
+            or state.get("state") == "half_open"
+        ):
+            await self._open(dep, now, reason, max(self._s.cooldown_s, retry_after_s or 0))
+
+    async def _open(self, dep: Deployment, now: float, reason: str | None, for_s: float) -> None:
+        await self._store.update(
+            dep.id, {"state": "open", "opened_at": now, "open_until": now + for_s}
+        )
+        await self._store.release_probe(dep.id)
+        self._gauge.labels(dep.id).set(STATE_VALUE["open"])
+        emit(
+            "breaker_open",
+            logging.WARNING,
+            deployment=dep.id,
+            provider=dep.provider,
+            reason=reason,
+            cooldown_s=for_s,
+        )
+        await self._alerter.release(f"breaker_closed:{dep.id}")
+        await self._alerter.fire(
+            Alert(
+                kind="breaker_open",
+                title=f"llm-router: {dep.id} is failing, traffic moved away",
+                message=f"Deployment {dep.id} ({dep.provider}/{dep.pinned_model}) failed "
+                f"({reason}); skipped for {for_s:.0f} s, then probed.",
+                dedupe_key=f"breaker_open:{dep.id}",
+                severity="critical",
+                fields={"deployment": dep.id, "provider": dep.provider, "reason": reason},
+            )
+        )
+
+    async def _close(self, dep: Deployment) -> None:
+        await self._store.update(dep.id, {"state": "closed", "consecutive": 0, "open_until": 0})
+        await self._store.release_probe(dep.id)
+        self._gauge.labels(dep.id).set(STATE_VALUE["closed"])
+        emit("breaker_closed", deployment=dep.id, provider=dep.provider)
+        await self._alerter.release(f"breaker_open:{dep.id}")
+        await self._alerter.fire(
+            Alert(
+                kind="breaker_closed",
+                title=f"llm-router: {dep.id} recovered",
+                message=f"Deployment {dep.id} ({dep.provider}/{dep.pinned_model}) answers again.",
+                dedupe_key=f"breaker_closed:{dep.id}",
+                severity="info",
+                fields={"deployment": dep.id, "provider": dep.provider},
+            )
+        )
+
+    async def on_failure(self, ctx: RequestContext, error: Exception) -> Mapping[str, Any] | None:
+        """Tell the caller when to retry: the earliest half-open time of the plan."""
+        if isinstance(error, AllProvidersFailed):
+            now = self._now()
+            waits = [
+                float(s.get("open_until", 0)) - now
+                for s in [await self._store.load(d) for d, _ in ctx.skipped]
+            ]
+            waits = [w for w in waits if w > 0]
+            if waits:
+                error.retry_after_s = math.ceil(min(waits))
+        return None
+
+    async def health(self) -> dict[str, dict[str, Any]]:
+        now = self._now()
+        out: dict[str, dict[str, Any]] = {}
+        for dep in self._deployments:
+            s = await self._store.load(dep.id)
+            total, failed = int(s.get("win_total", 0)), int(s.get("win_failed", 0))
+            out[dep.id] = {
+                "state": s.get("state", "closed"),
+                "last_error": s.get("last_error"),
+                "error_rate": round(failed / total, 3) if total else 0.0,
+                "latency_ewma_ms": round(float(s["ewma_ms"]), 1) if s.get("ewma_ms") else None,
+                "consecutive_failures": int(s.get("consecutive", 0)),
+                "open_for_s": max(0.0, round(float(s.get("open_until", 0)) - now, 1)),
+            }
+        return out
+
+
+def _ewma(previous: str | None, sample_ms: float) -> float:
+    if not previous:
+        return sample_ms
+    return (1 - EWMA_WEIGHT) * float(previous) + EWMA_WEIGHT * sample_ms
