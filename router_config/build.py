@@ -37,7 +37,13 @@ _PASSED_ROUTER_SETTINGS = (
     "enable_pre_call_checks",
 )
 # litellm_settings applied as module globals, with the defaults we want when unset.
-_GLOBAL_DEFAULTS: dict[str, Any] = {"drop_params": True, "modify_params": False}
+# httpx instead of LiteLLM's default aiohttp transport: a request we cancel at its
+# deadline left its aiohttp connection open past shutdown (seen with a hung provider).
+_GLOBAL_DEFAULTS: dict[str, Any] = {
+    "drop_params": True,
+    "modify_params": False,
+    "disable_aiohttp_transport": True,
+}
 
 
 @dataclass
