@@ -13,6 +13,7 @@ from typing import Any
 import litellm
 
 from router_config.errors import ConfigIssue
+from router_config.failover_budget import budget_issues
 from router_config.keyhash import sha256_hex
 from router_config.schema import ClientKey, Deployment, ModelEntry, RawConfig, RouterConfig
 
@@ -34,7 +35,8 @@ def normalize(
     fallbacks = {kind: _fallbacks(raw, kind, set(groups), issues) for kind in FALLBACK_KINDS}
     litellm_settings = _strip_callbacks(raw.litellm_settings, warnings)
     master = raw.general_settings.master_key
-    return RouterConfig(
+    warnings += _ignored_litellm_settings(raw)
+    config = RouterConfig(
         source=source,
         deployments=tuple(deployments),
         groups={name: tuple(ids) for name, ids in groups.items()},
@@ -49,6 +51,32 @@ def normalize(
         redis_url=_redis_url(raw.router_settings, environ),
         warnings=tuple(warnings),
     )
+    issues.extend(budget_issues(config))
+    return config
+
+
+# LiteLLM settings our own attempt loop replaces: accepted for compatibility, not applied.
+_REPLACED = (
+    "num_retries",
+    "timeout",
+    "stream_timeout",
+    "allowed_fails",
+    "cooldown_time",
+    "retry_policy",
+    "request_timeout",
+)
+
+
+def _ignored_litellm_settings(raw: RawConfig) -> list[str]:
+    out = []
+    for section in ("router_settings", "litellm_settings"):
+        for key in _REPLACED:
+            if key in getattr(raw, section):
+                out.append(
+                    f"{section}.{key} is not applied: llm-router's own failover "
+                    "(router_plugins.failover / breaker) replaces it"
+                )
+    return out
 
 
 def _priority(dep: Deployment) -> tuple[int, int]:

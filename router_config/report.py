@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from router_config.failover_budget import budget_lines
 from router_config.planner import Planner
 from router_config.pricing import declared_prices
 from router_config.schema import RouterConfig
@@ -47,6 +48,7 @@ def summary(config: RouterConfig) -> str:
     ):
         for source, targets in table.items():
             lines.append(f"{kind}: {source} -> {', '.join(targets)}")
+    lines += ["", *budget_lines(config)]
     lines += [f"warning: {w}" for w in config.warnings]
     return "\n".join(lines)
 
