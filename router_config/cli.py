@@ -101,8 +101,21 @@ def fake_provider(
 
 @app.command()
 def drill() -> None:
-    """Run the failure drill (not yet: see the failover issue)."""
-    typer.echo("drill: not yet implemented")
+    """Inject provider faults against a real gateway and measure failover (exit 1 on a miss)."""
+    from router_config.drill import run_drill, table
+
+    typer.echo("llm-router drill: fake providers + gateway on loopback, default failover settings")
+    outcomes = run_drill(typer.echo)
+    typer.echo("")
+    typer.echo(table(outcomes))
+    missed = [o.name for o in outcomes if not o.passed]
+    if missed:
+        typer.echo(f"\nFAILED: {', '.join(missed)}", err=True)
+        raise typer.Exit(1)
+    typer.echo(
+        "\nall scenarios passed: no request failed while a healthy fallback existed, "
+        "none took 5 s or more"
+    )
 
 
 def demo_config_text() -> str:

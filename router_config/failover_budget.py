@@ -54,8 +54,8 @@ def budget_issues(config: RouterConfig) -> list[ConfigIssue]:
             issues.append(
                 ConfigIssue(
                     "router_plugins.failover.first_token_timeout_s",
-                    f"model group {b.group!r} can take {b.worst_case_s:.1f} s to fail over when its "
-                    f"primary hangs (target < {FAILOVER_TARGET_S:.0f} s)",
+                    f"model group {b.group!r} can take {b.worst_case_s:.1f} s to fail over "
+                    f"when its primary hangs (target < {FAILOVER_TARGET_S:.0f} s)",
                     f"keep 2 x first_token_timeout_s under {FAILOVER_TARGET_S:.0f} s "
                     "(the default 2 s gives 4 s)",
                 )

@@ -15,7 +15,7 @@ START_TIMEOUT_S = 10.0
 class BackgroundServer:
     """uvicorn in a daemon thread; the socket is bound here, so there is no port race."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, log_level: str = "warning") -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
@@ -23,7 +23,7 @@ class BackgroundServer:
         self._server = uvicorn.Server(
             uvicorn.Config(
                 app,
-                log_level="warning",
+                log_level=log_level,
                 access_log=False,
                 lifespan="on",
                 timeout_graceful_shutdown=1,

@@ -346,7 +346,8 @@ class FakeProviderServer:
 
     def __init__(self, default_mode: str = "ok", served_model: str | None = None) -> None:
         self.app = FakeProvider(default_mode, served_model)
-        self._server = BackgroundServer(self.app)
+        # "critical": the break mode aborts responses on purpose; uvicorn would log each one.
+        self._server = BackgroundServer(self.app, log_level="critical")
         self.port = self._server.port
 
     @property
@@ -393,6 +394,6 @@ def serve_fake_provider(host: str, port: int, default_mode: str, served_model: s
         FakeProvider(default_mode, served_model),
         host=host,
         port=port,
-        log_level="warning",
+        log_level="critical",
         access_log=False,
     )
