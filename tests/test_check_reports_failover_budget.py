@@ -41,8 +41,9 @@ def test_litellm_retry_settings_are_reported_as_not_applied(tmp_path: Path) -> N
 
 
 def test_a_first_token_timeout_that_can_reach_5_seconds_is_refused(tmp_path: Path) -> None:
-    code, out = run(tmp_path, CONFIG + "router_plugins:\n  failover:\n"
-                                       "    first_token_timeout_s: 2.5\n")
+    code, out = run(
+        tmp_path, CONFIG + "router_plugins:\n  failover:\n    first_token_timeout_s: 2.5\n"
+    )
     assert code == 1
     assert "router_plugins.failover.first_token_timeout_s" in out
     assert "'chat' can take 5.0 s to fail over" in out

@@ -17,8 +17,11 @@ def test_drill_scenario_with_a_failing_primary_passes_and_counts_the_alert() -> 
 
 
 def test_drill_fails_a_scenario_where_requests_failed_despite_a_healthy_fallback() -> None:
-    with FakeProviderServer("500") as p, FakeProviderServer("500") as f, \
-            FakeProviderServer("500") as loc:
+    with (
+        FakeProviderServer("500") as p,
+        FakeProviderServer("500") as f,
+        FakeProviderServer("500") as loc,
+    ):
         outcome = _run(Scenario("all down but claimed healthy", requests=2), p, f, loc)
     assert outcome.failed == 2
     assert not outcome.passed
