@@ -20,6 +20,7 @@ from router_config.hooks import Attempt, Clock, GatewayPlugin, RequestContext
 from router_config.metrics import Metrics
 from router_config.planner import Planner
 from router_config.pricing import cost_usd, usage_from
+from router_config.replay import replay_as_chunks
 from router_config.schema import RouterConfig
 from router_config.shared_redis import SharedRedis
 
@@ -98,15 +99,15 @@ class Gateway:
             ready = await plugin.on_request(ctx)
             if ready is not None:
                 ctx.outcome = "cached"
-                return Reply(body=ready, headers=dict(ctx.response_headers))
+                return self._ready(ctx, ready)
         try:
             served = await self.dispatcher.run(ctx)
         except AllProvidersFailed as exc:
             for plugin in self.plugins:
                 alternative = await plugin.on_failure(ctx, exc)
                 if alternative is not None:
-                    ctx.outcome = "degraded"
-                    return Reply(body=alternative, headers=dict(ctx.response_headers))
+                    ctx.outcome = "abstained" if "abstained" in ctx.tags else "degraded"
+                    return self._ready(ctx, alternative)
             raise
         headers = {**_served_headers(ctx, served), **ctx.response_headers}
         if served.body is not None:
@@ -116,6 +117,13 @@ class Gateway:
             headers["x-router-cost-usd"] = f"{served.attempt.cost_usd:.9f}"
             return Reply(body=served.body, headers=headers)
         return Reply(chunks=self._stream(ctx, served), headers=headers)
+
+    def _ready(self, ctx: RequestContext, body: Mapping[str, Any]) -> Reply:
+        """A body that did not come from a provider now (cache, abstention); streamed if asked."""
+        headers = {"x-router-attempts": str(len(ctx.attempts)), **ctx.response_headers}
+        if not ctx.stream:
+            return Reply(body=body, headers=headers)
+        return Reply(chunks=replay_as_chunks(body, ctx.wants_usage), headers=headers)
 
     async def finish(self, ctx: RequestContext) -> None:
         """Run every ``on_request_end`` hook; a failing hook is logged, never raised."""
@@ -157,7 +165,19 @@ class Gateway:
             "id": last.get("id"),
             "object": "chat.completion",
             "model": attempt.served_model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(text)}}],
+            "created": last.get("created"),
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "".join(text)},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": attempt.usage.prompt_tokens,
+                "completion_tokens": attempt.usage.completion_tokens,
+                "total_tokens": attempt.usage.total_tokens,
+            },
         }
         for plugin in self.plugins:
             await plugin.on_success(ctx, body)

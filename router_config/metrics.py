@@ -71,6 +71,13 @@ class Metrics:
             ["deployment"],
             registry=r,
         )
+        self.cache = Counter("llm_router_cache", "Cache lookups by result.", ["result"], registry=r)
+        self.degraded = Counter(
+            "llm_router_degraded",
+            "Requests answered by degradation.",
+            ["model_group", "how"],
+            registry=r,
+        )
         self.alerts = Counter("llm_router_alerts", "Alerts sent, by kind.", ["kind"], registry=r)
 
     def render(self) -> bytes:

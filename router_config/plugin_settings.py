@@ -94,6 +94,33 @@ class AlertSettings(_Strict):
     sinks: tuple[AlertSinkSettings, ...] = (AlertSinkSettings(),)
 
 
+class CacheSettings(_Strict):
+    """Response cache, and the stale copies served when every provider is down.
+
+    ``mode``: ``off``, ``deterministic`` (temperature 0 or a seed: the only
+    requests whose answer a caller expects to repeat) or ``all``. Entries are
+    fresh for ``fresh_ttl_s``; after that they are kept until ``max_stale_s``
+    and served only when every deployment failed.
+    """
+
+    mode: Literal["off", "deterministic", "all"] = "deterministic"
+    fresh_ttl_s: float = Field(default=300, gt=0)
+    max_stale_s: float = Field(default=86_400, gt=0)
+    max_entries: int = Field(default=10_000, gt=0)
+
+
+class AbstainSettings(_Strict):
+    """What callers get when every provider failed and no cached answer exists.
+
+    ``error`` (default): 503 ``all_providers_failed`` with each attempt and a
+    Retry-After. ``response``: 200 with ``message`` as the assistant's answer
+    and ``x-router-abstained: true``, for callers that cannot handle errors.
+    """
+
+    mode: Literal["error", "response"] = "error"
+    message: str = "I can't answer right now: the service is temporarily unavailable."
+
+
 class PluginsConfig(_Strict):
     """The whole ``router_plugins:`` section."""
 
@@ -102,3 +129,5 @@ class PluginsConfig(_Strict):
     failover: FailoverSettings = FailoverSettings()
     breaker: BreakerSettings = BreakerSettings()
     alerts: AlertSettings = AlertSettings()
+    cache: CacheSettings = CacheSettings()
+    abstain: AbstainSettings = AbstainSettings()

@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from plugins.abstention import Abstention
 from plugins.breaker_state import BreakerStore
+from plugins.cache_store import CacheStore
 from plugins.circuit_breaker import CircuitBreaker, Probe
 from plugins.prometheus_metrics import PrometheusMetrics
 from plugins.request_log import RequestLogger
+from plugins.response_cache import ResponseCache
 from router_config.alerts import Alerter
 from router_config.hooks import Clock, GatewayPlugin
 from router_config.metrics import Metrics
@@ -52,8 +55,18 @@ def _breaker(deps: PluginDeps) -> GatewayPlugin | None:
     )
 
 
+def _cache(deps: PluginDeps) -> GatewayPlugin | None:
+    settings = deps.config.plugins.cache
+    if settings.mode == "off":
+        return None
+    store = CacheStore(deps.redis, settings.max_entries)
+    return ResponseCache(settings, store, deps.config, deps.metrics, deps.now)
+
+
 PLUGIN_ORDER: tuple[tuple[str, Factory], ...] = (
+    ("response_cache", _cache),
     ("circuit_breaker", _breaker),
+    ("abstention", lambda deps: Abstention(deps.config.plugins.abstain, deps.metrics)),
     ("prometheus_metrics", lambda deps: PrometheusMetrics(deps.metrics, deps.clock)),
     ("request_log", lambda deps: RequestLogger(deps.clock)),
 )
