@@ -65,6 +65,11 @@ class RouterHandle:
         self._closed = True
         await litellm.close_litellm_async_clients()
         litellm.in_memory_llm_clients_cache.flush_cache()
+        # Anthropic's streaming path uses one module-level client outside that cache; its
+        # pool is bound to this loop, so close it and let LiteLLM create it anew on demand.
+        shared = vars(litellm).pop("module_level_aclient", None)
+        if shared is not None:
+            await shared.close()
         for name, value in self._saved.items():
             setattr(litellm, name, value)
 

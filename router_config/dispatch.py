@@ -10,6 +10,7 @@ request context, so logs, metrics and traces see all of them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -223,9 +224,17 @@ class Dispatcher:
 
 
 async def _chain(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[dict[str, Any]]:
-    yield first.model_dump(exclude_none=True)
-    async for chunk in rest:
-        yield chunk.model_dump(exclude_none=True)
+    try:
+        yield first.model_dump(exclude_none=True)
+        async for chunk in rest:
+            yield chunk.model_dump(exclude_none=True)
+    finally:
+        # A stream that broke or was abandoned must give its connection back now;
+        # LiteLLM leaves that to garbage collection, after the event loop may be gone.
+        closer = getattr(rest, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()
 
 
 def _summary(attempt: Attempt) -> AttemptSummary:

@@ -11,7 +11,7 @@ from typing import Any
 FAST_FAILOVER = """
 router_plugins:
   failover:
-    first_token_timeout_s: 0.5
+    first_token_timeout_s: 1.0  # headroom for LiteLLM's cold first call on a loaded CI box
   breaker:
     cooldown_s: 30
 """
