@@ -36,6 +36,7 @@ model_list:
     model_info: {id: local-last}
 router_plugins:
   breaker: {cooldown_s: 1.0}
+  cache: {fresh_ttl_s: 0.001}  # so the cached-prompt scenario shows a stale answer at once
 """  # noqa: E501 - one deployment per line reads best here
 HI: list[ChatCompletionMessageParam] = [{"role": "user", "content": "drill"}]
 
@@ -53,6 +54,7 @@ class Scenario:
     requests: int = 20
     healthy_fallback: bool = True
     recover_after: int | None = None  # primary recovers after this many requests
+    cached_prompt: bool = False  # ask a deterministic, previously answered question
 
 
 @dataclass
@@ -92,12 +94,20 @@ SCENARIOS = (
     Scenario("primary breaks mid-stream", primary="break:2", stream=True),
     Scenario("primary 500, then recovers", primary="500", recover_after=10),
     Scenario(
-        "every provider down",
+        "all down, new prompt: abstain",
         primary="503",
         fallback="503",
         local="503",
         requests=5,
         healthy_fallback=False,
+    ),
+    Scenario(
+        "all down, cached prompt: stale",
+        primary="503",
+        fallback="503",
+        local="503",
+        requests=5,
+        cached_prompt=True,
     ),
 )
 
@@ -136,23 +146,39 @@ def _run(
             base_url=gateway.openai_base, api_key="drill", max_retries=0, timeout=10
         ) as client,
     ):
+        if scenario.cached_prompt:
+            _prime_cache(client, (p, f, loc), scenario)
         for n in range(scenario.requests):
             if scenario.recover_after is not None and n == scenario.recover_after:
                 p.set_mode(None)
                 time.sleep(1.1)  # past the drill's 1 s breaker cool-down
-            _one(client, scenario.stream, outcome)
+            _one(client, scenario.stream, outcome, scenario.cached_prompt)
         outcome.alerts = _alerts(gateway.base_url)
     return outcome
 
 
-def _one(client: openai.OpenAI, stream: bool, outcome: Outcome) -> None:
+def _prime_cache(
+    client: openai.OpenAI, fakes: tuple[FakeProviderServer, ...], scenario: Scenario
+) -> None:
+    """Answer the prompt once while healthy, then let the cache entry go stale."""
+    for fake in fakes:
+        fake.set_mode(None)
+    client.chat.completions.create(model="chat", messages=HI, temperature=0)
+    modes = (scenario.primary, scenario.fallback, scenario.local)
+    for fake, mode in zip(fakes, modes, strict=True):
+        fake.set_mode(mode)
+
+
+def _one(client: openai.OpenAI, stream: bool, outcome: Outcome, cached: bool = False) -> None:
     started = time.perf_counter()
     provider = "-"
     try:
         raw = client.chat.completions.with_raw_response.create(
-            model="chat", messages=HI, stream=stream
+            model="chat", messages=HI, stream=stream, temperature=0 if cached else 1
         )
         provider = raw.headers.get("x-router-provider", "-")
+        if raw.headers.get("x-router-cache") in ("hit", "stale"):
+            provider = f"cache:{raw.headers['x-router-cache']}"
         if stream:
             list(raw.parse())
         else:
@@ -164,7 +190,7 @@ def _one(client: openai.OpenAI, stream: bool, outcome: Outcome) -> None:
     elapsed = (time.perf_counter() - started) * 1000
     outcome.latencies_ms.append(elapsed)
     outcome.served_by[provider] += 1
-    if provider not in ("openai", "-") and outcome.first_failover_ms is None:
+    if provider not in ("openai", "-", "cache:hit") and outcome.first_failover_ms is None:
         outcome.first_failover_ms = elapsed
 
 
