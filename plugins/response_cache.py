@@ -30,7 +30,13 @@ IRRELEVANT = frozenset({"stream", "stream_options", "user", "metadata", "store",
 def cache_key(ctx: RequestContext, pins: tuple[str, ...]) -> str:
     """sha256 of the normalised request (sorted keys, irrelevant fields dropped)."""
     params = {k: v for k, v in ctx.params.items() if k not in IRRELEVANT}
-    material = {"group": ctx.group, "pins": pins, "messages": ctx.messages, "params": params}
+    material = {
+        "group": ctx.group,
+        "pins": pins,
+        "version": ctx.required_version,
+        "messages": ctx.messages,
+        "params": params,
+    }
     return hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 

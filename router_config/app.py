@@ -78,12 +78,14 @@ def create_app(config: RouterConfig, *, timing: Timing | None = None) -> FastAPI
         limits = config.plugins.server
         body = await _read_json(request, limits.max_body_bytes)
         chat = parse_chat_request(body, max_messages=limits.max_messages)
-        if chat.model not in config.groups:
+        group, _, version = chat.model.partition("@")
+        version = version or request.headers.get("x-router-model-version") or ""
+        if group not in config.groups:
             raise ModelNotFound(
-                f"The model '{chat.model}' does not exist; see GET /v1/models.", param="model"
+                f"The model '{group}' does not exist; see GET /v1/models.", param="model"
             )
-        if not caller.may_use(chat.model):
-            raise PermissionDenied(f"This key may not use model '{chat.model}'.", param="model")
+        if not caller.may_use(group):
+            raise PermissionDenied(f"This key may not use model '{group}'.", param="model")
         params = chat.provider_params()
         wants_usage = bool((chat.stream_options or {}).get("include_usage"))
         if chat.stream:
@@ -94,7 +96,8 @@ def create_app(config: RouterConfig, *, timing: Timing | None = None) -> FastAPI
             request_id=request.state.request_id,
             team=caller.team,
             key_alias=caller.alias,
-            group=chat.model,
+            group=group,
+            required_version=version or None,
             messages=chat.message_dicts(),
             params=params,
             stream=chat.stream,

@@ -86,6 +86,23 @@ def demo(port: int = 4000, host: str = "127.0.0.1") -> None:
         _run_uvicorn("router_config.cli:app_from_env", host, port, 1)
 
 
+@app.command()
+def versions(
+    config: Annotated[Path, typer.Argument(help="Config file.")] = DEFAULT_CONFIG,
+) -> None:
+    """Print the pinned model versions, their retirement dates and the history of pin changes."""
+    import asyncio
+
+    from router_config.pin_report import pins_report
+
+    try:
+        loaded = load_config(config)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(asyncio.run(pins_report(loaded)))
+
+
 @app.command("fake-provider")
 def fake_provider(
     port: int = 9000,

@@ -162,8 +162,10 @@ class Dispatcher:
                 "rejected",
                 rejected.reason,
             )
+            if served.chunks is not None:  # a stream we will not relay: release it now
+                await served.chunks.aclose()  # type: ignore[attr-defined]
             if not rejected.fail_over:
-                raise UpstreamRejectedRequest(rejected.reason) from None
+                raise rejected.error or UpstreamRejectedRequest(rejected.reason) from None
             return None, Failure("rejected", True, None)
         return served, None
 

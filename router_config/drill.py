@@ -33,7 +33,7 @@ model_list:
     model_info: {id: anthropic-fallback}
   - model_name: chat
     litellm_params: {model: hosted_vllm/llama-3.1-8b-instruct, api_base: os.environ/L, api_key: none, order: 3}
-    model_info: {id: local-last}
+    model_info: {id: local-last, version: drill}
 router_plugins:
   breaker: {cooldown_s: 1.0}
   cache: {fresh_ttl_s: 0.001}  # so the cached-prompt scenario shows a stale answer at once

@@ -106,6 +106,22 @@ class UpstreamRejectedRequest(RouterError):
     code = "upstream_rejected_request"
 
 
+class VersionDrift(RouterError):
+    """The provider served another model version than the one pinned (policy ``reject``)."""
+
+    status_code = 502
+    error_type = "api_error"
+    code = "version_drift"
+
+
+class VersionUnavailable(RouterError):
+    """The caller demanded an exact version no deployment of the group is pinned to."""
+
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "model_version_not_found"
+
+
 @dataclass(frozen=True)
 class AttemptSummary:
     """What one provider attempt did, in words safe to show a client."""

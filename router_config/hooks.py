@@ -31,10 +31,13 @@ class SkipDeployment(Exception):
 class RejectAttempt(Exception):
     """Raised by ``after_attempt`` on a successful call whose answer we must not use."""
 
-    def __init__(self, reason: str, *, fail_over: bool = True) -> None:
+    def __init__(
+        self, reason: str, *, fail_over: bool = True, error: Exception | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.fail_over = fail_over
+        self.error = error  # raised to the caller instead when not failing over
 
 
 @dataclass
@@ -94,6 +97,7 @@ class RequestContext:
     outcome: str = "pending"
     status: int = 200
     wants_usage: bool = False
+    required_version: str | None = None
 
     @property
     def final(self) -> Attempt | None:

@@ -78,6 +78,12 @@ class Metrics:
             ["model_group", "how"],
             registry=r,
         )
+        self.version_drift = Counter(
+            "llm_router_version_drift",
+            "Responses whose served model differs from the pin.",
+            ["deployment", "served_model"],
+            registry=r,
+        )
         self.alerts = Counter("llm_router_alerts", "Alerts sent, by kind.", ["kind"], registry=r)
 
     def render(self) -> bytes:

@@ -7,6 +7,7 @@ fallback names exists, client keys are usable. LiteLLM accepts fallbacks in
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ import litellm
 from router_config.errors import ConfigIssue
 from router_config.failover_budget import budget_issues
 from router_config.keyhash import sha256_hex
+from router_config.pinning import pin_issues
 from router_config.schema import ClientKey, Deployment, ModelEntry, RawConfig, RouterConfig
 
 FALLBACK_KINDS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
@@ -52,7 +54,11 @@ def normalize(
         warnings=tuple(warnings),
     )
     issues.extend(budget_issues(config))
-    return config
+    pin_errors, pin_warnings = pin_issues(
+        config.deployments, dt.date.today(), raw.router_plugins.pinning.retire_warn_days
+    )
+    issues.extend(pin_errors)
+    return config.model_copy(update={"warnings": (*config.warnings, *pin_warnings)})
 
 
 # LiteLLM settings our own attempt loop replaces: accepted for compatibility, not applied.

@@ -8,6 +8,7 @@ them: they already meet the product targets (failover < 5 s).
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -121,6 +122,24 @@ class AbstainSettings(_Strict):
     message: str = "I can't answer right now: the service is temporarily unavailable."
 
 
+class PinningSettings(_Strict):
+    """Model version pinning: what happens when a provider serves another version.
+
+    ``on_drift`` is the default policy (a deployment may override it with
+    ``model_info.on_drift``): ``warn`` answers and alerts, ``fail_over`` tries
+    the next deployment, ``reject`` answers 502 ``version_drift``. Pins are
+    recorded in Redis (when configured) or ``history_file``.
+    """
+
+    on_drift: Literal["warn", "fail_over", "reject"] = "warn"
+    retire_warn_days: int = Field(default=30, ge=0)
+    history_file: str = Field(
+        default_factory=lambda: os.environ.get(
+            "LLM_ROUTER_VERSIONS_FILE", "~/.local/state/llm-router/versions.jsonl"
+        )
+    )
+
+
 class PluginsConfig(_Strict):
     """The whole ``router_plugins:`` section."""
 
@@ -131,3 +150,4 @@ class PluginsConfig(_Strict):
     alerts: AlertSettings = AlertSettings()
     cache: CacheSettings = CacheSettings()
     abstain: AbstainSettings = AbstainSettings()
+    pinning: PinningSettings = PinningSettings()

@@ -17,6 +17,8 @@ from plugins.circuit_breaker import CircuitBreaker, Probe
 from plugins.prometheus_metrics import PrometheusMetrics
 from plugins.request_log import RequestLogger
 from plugins.response_cache import ResponseCache
+from plugins.version_history import VersionHistory
+from plugins.version_pinning import VersionPinning
 from router_config.alerts import Alerter
 from router_config.hooks import Clock, GatewayPlugin
 from router_config.metrics import Metrics
@@ -63,7 +65,14 @@ def _cache(deps: PluginDeps) -> GatewayPlugin | None:
     return ResponseCache(settings, store, deps.config, deps.metrics, deps.now)
 
 
+def _pinning(deps: PluginDeps) -> GatewayPlugin:
+    settings = deps.config.plugins.pinning
+    history = VersionHistory(deps.redis, settings.history_file)
+    return VersionPinning(deps.config, settings, deps.alerter, deps.metrics, history, deps.now)
+
+
 PLUGIN_ORDER: tuple[tuple[str, Factory], ...] = (
+    ("version_pinning", _pinning),
     ("response_cache", _cache),
     ("circuit_breaker", _breaker),
     ("abstention", lambda deps: Abstention(deps.config.plugins.abstain, deps.metrics)),

@@ -9,6 +9,10 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# Pin history goes to a file of the test run's own, never the user's state directory.
+os.environ["LLM_ROUTER_VERSIONS_FILE"] = os.path.join(
+    __import__("tempfile").mkdtemp(prefix="llm-router-tests-"), "versions.jsonl"
+)
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -100,6 +104,7 @@ model_list:
       order: 3
     model_info:
       id: local-last
+      version: llama-3.1-8b-instruct@sha-test
       input_cost_per_token: 0
       output_cost_per_token: 0
   - model_name: openai-only
@@ -117,6 +122,8 @@ model_list:
       model: hosted_vllm/llama-3.1-8b-instruct
       api_base: os.environ/LOCAL_BASE
       api_key: none
+    model_info:
+      version: llama-3.1-8b-instruct@sha-test
 """
 
 
