@@ -27,13 +27,13 @@ DRILL_CONFIG = """
 model_list:
   - model_name: chat
     litellm_params: {model: openai/gpt-4o-2024-08-06, api_base: os.environ/P, api_key: sk-drill, order: 1}
-    model_info: {id: openai-primary}
+    model_info: {id: openai-primary, free: true}
   - model_name: chat
     litellm_params: {model: anthropic/claude-3-5-sonnet-20241022, api_base: os.environ/F, api_key: sk-drill, order: 2}
-    model_info: {id: anthropic-fallback}
+    model_info: {id: anthropic-fallback, free: true}
   - model_name: chat
     litellm_params: {model: hosted_vllm/llama-3.1-8b-instruct, api_base: os.environ/L, api_key: none, order: 3}
-    model_info: {id: local-last, version: drill}
+    model_info: {id: local-last, version: drill, free: true}
 router_plugins:
   breaker: {cooldown_s: 1.0}
   cache: {fresh_ttl_s: 0.001}  # so the cached-prompt scenario shows a stale answer at once

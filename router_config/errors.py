@@ -106,6 +106,14 @@ class UpstreamRejectedRequest(RouterError):
     code = "upstream_rejected_request"
 
 
+class BudgetExceeded(RouterError):
+    """A budget is spent (policy ``reject``): no provider is called."""
+
+    status_code = 429
+    error_type = "insufficient_quota"
+    code = "budget_exceeded"
+
+
 class VersionDrift(RouterError):
     """The provider served another model version than the one pinned (policy ``reject``)."""
 

@@ -17,6 +17,7 @@ from router_config.errors import ConfigIssue
 from router_config.failover_budget import budget_issues
 from router_config.keyhash import sha256_hex
 from router_config.pinning import pin_issues
+from router_config.pricing import declared_prices
 from router_config.schema import ClientKey, Deployment, ModelEntry, RawConfig, RouterConfig
 
 FALLBACK_KINDS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
@@ -54,11 +55,29 @@ def normalize(
         warnings=tuple(warnings),
     )
     issues.extend(budget_issues(config))
+    issues.extend(_price_issues(config))
     pin_errors, pin_warnings = pin_issues(
         config.deployments, dt.date.today(), raw.router_plugins.pinning.retire_warn_days
     )
     issues.extend(pin_errors)
     return config.model_copy(update={"warnings": (*config.warnings, *pin_warnings)})
+
+
+def _price_issues(config: RouterConfig) -> list[ConfigIssue]:
+    """LiteLLM prices unknown models at $0 silently: we refuse a deployment with no price."""
+    out = []
+    for dep in config.deployments:
+        if declared_prices(dep) or dep.model_info.get("free") is True:
+            continue
+        out.append(
+            ConfigIssue(
+                f"model_list[{dep.index}].model_info",
+                f"deployment {dep.id!r} declares no price, so its spend would be counted as $0",
+                "set model_info.input_cost_per_token and output_cost_per_token (USD per token), "
+                "or model_info.free: true for a model you do not pay per token",
+            )
+        )
+    return out
 
 
 # LiteLLM settings our own attempt loop replaces: accepted for compatibility, not applied.

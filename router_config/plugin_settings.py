@@ -140,6 +140,32 @@ class PinningSettings(_Strict):
     )
 
 
+class BudgetLimit(_Strict):
+    """Spend limits in USD per UTC day and/or calendar month."""
+
+    daily_usd: float | None = Field(default=None, gt=0)
+    monthly_usd: float | None = Field(default=None, gt=0)
+
+
+class BudgetSettings(_Strict):
+    """Budgets per provider (and optionally per team), alerting before they are spent.
+
+    Every threshold alerts exactly once per period across replicas; a burn-rate
+    forecast alerts when the current rate would spend the budget before the
+    period ends. At 100 %, ``route_away`` skips that provider (fallbacks answer)
+    and ``reject`` answers 429 ``budget_exceeded``. A call reserves its
+    worst-case cost before it starts (``max_tokens``, else ``default_max_tokens``),
+    so concurrent calls cannot overshoot the limit.
+    """
+
+    providers: dict[str, BudgetLimit] = Field(default_factory=dict)
+    teams: dict[str, BudgetLimit] = Field(default_factory=dict)
+    thresholds: tuple[float, ...] = (0.5, 0.8, 0.95)
+    on_exceeded: Literal["route_away", "reject"] = "route_away"
+    default_max_tokens: int = Field(default=4096, gt=0)
+    forecast: bool = True
+
+
 class PluginsConfig(_Strict):
     """The whole ``router_plugins:`` section."""
 
@@ -151,3 +177,4 @@ class PluginsConfig(_Strict):
     cache: CacheSettings = CacheSettings()
     abstain: AbstainSettings = AbstainSettings()
     pinning: PinningSettings = PinningSettings()
+    budgets: BudgetSettings = BudgetSettings()

@@ -112,11 +112,17 @@ model_list:
       model: openai/gpt-4o-2024-08-06
       api_base: os.environ/OPENAI_BASE
       api_key: os.environ/OPENAI_API_KEY
+    model_info:
+      input_cost_per_token: 0.0000025
+      output_cost_per_token: 0.00001
   - model_name: anthropic-only
     litellm_params:
       model: anthropic/claude-3-5-sonnet-20241022
       api_base: os.environ/ANTHROPIC_BASE
       api_key: os.environ/ANTHROPIC_API_KEY
+    model_info:
+      input_cost_per_token: 0.000003
+      output_cost_per_token: 0.000015
   - model_name: local-only
     litellm_params:
       model: hosted_vllm/llama-3.1-8b-instruct
@@ -124,6 +130,7 @@ model_list:
       api_key: none
     model_info:
       version: llama-3.1-8b-instruct@sha-test
+      free: true
 """
 
 

@@ -12,10 +12,13 @@ CONFIG = """
 model_list:
   - model_name: chat
     litellm_params: {model: openai/gpt-4o-2024-08-06, api_key: sk-a}
+    model_info: {input_cost_per_token: 0.000001, output_cost_per_token: 0.000002}
   - model_name: chat
     litellm_params: {model: anthropic/claude-3-5-sonnet-20241022, api_key: sk-b}
+    model_info: {input_cost_per_token: 0.000001, output_cost_per_token: 0.000002}
   - model_name: solo
     litellm_params: {model: openai/gpt-4o-mini-2024-07-18, api_key: sk-a}
+    model_info: {input_cost_per_token: 0.000001, output_cost_per_token: 0.000002}
 router_settings:
   num_retries: 2
 """

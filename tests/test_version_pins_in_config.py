@@ -45,7 +45,7 @@ def test_allow_floating_is_accepted_with_a_warning(tmp_path: Path) -> None:
         tmp_path,
         "  - model_name: chat\n"
         "    litellm_params: {model: openai/gpt-4o, api_key: k}\n"
-        "    model_info: {allow_floating: true}\n",
+        "    model_info: {allow_floating: true, free: true}\n",
     )
     assert code == 0, out
     assert "floating alias 'gpt-4o' (allow_floating)" in out
@@ -66,7 +66,8 @@ def test_a_retired_or_retiring_pin_is_warned_about(tmp_path: Path) -> None:
     code, out = check(
         tmp_path,
         "  - model_name: chat\n    litellm_params:\n"
-        "      model: anthropic/claude-3-5-sonnet-20241022\n",
+        "      model: anthropic/claude-3-5-sonnet-20241022\n"
+        "    model_info: {free: true}\n",
     )
     assert code == 0, out
     assert "claude-3-5-sonnet-20241022 retired on 2025-10-22" in out
