@@ -8,6 +8,7 @@ refused), and the caller is authenticated before any provider is called.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import uuid
@@ -27,6 +28,7 @@ from router_config.hooks import RequestContext
 from router_config.http_errors import install_error_handlers
 from router_config.logs import configure_logging, emit
 from router_config.schema import RouterConfig
+from router_config.spend_report import spend
 from router_config.sse import sse_events
 from router_config.wiring import Timing, build_gateway
 
@@ -142,6 +144,15 @@ def create_app(config: RouterConfig, *, timing: Timing | None = None) -> FastAPI
         return Response(
             orjson.dumps({"deployments": await gateway.health()}), media_type="application/json"
         )
+
+    @app.get("/admin/spend")
+    async def admin_spend(request: Request, period: str = "month") -> Response:
+        auth.admin(request.headers)
+        if period not in ("day", "month"):
+            raise InvalidRequest("period must be 'day' or 'month'.", param="period")
+        when = dt.datetime.fromtimestamp(timing.now(), dt.UTC)
+        report = await spend(gateway.ledger, period, when)
+        return Response(orjson.dumps(report), media_type="application/json")
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -103,6 +103,40 @@ def versions(
     typer.echo(asyncio.run(pins_report(loaded)))
 
 
+@app.command("spend")
+def spend_command(
+    config: Annotated[Path, typer.Argument(help="Config file.")] = DEFAULT_CONFIG,
+    period: Annotated[str, typer.Option(help="day or month")] = "month",
+    fmt: Annotated[str, typer.Option("--format", help="table or csv")] = "table",
+) -> None:
+    """Print spend by provider, model group, team and deployment (from Redis)."""
+    import asyncio
+    import datetime as dt
+
+    from plugins.spend_ledger import SpendLedger
+    from router_config.shared_redis import SharedRedis
+    from router_config.spend_report import as_text, spend
+
+    loaded = load_config(config)
+    if not loaded.redis_url:
+        typer.echo(
+            "No Redis configured: spend is counted per gateway process; "
+            "read it from GET /admin/spend.",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+    async def report() -> str:
+        redis = SharedRedis(loaded.redis_url or "")
+        try:
+            data = await spend(SpendLedger(redis), period, dt.datetime.now(dt.UTC))
+        finally:
+            await redis.close()
+        return as_text(data, fmt)
+
+    typer.echo(asyncio.run(report()))
+
+
 @app.command("fake-provider")
 def fake_provider(
     port: int = 9000,

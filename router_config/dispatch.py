@@ -170,12 +170,14 @@ class Dispatcher:
         return served, None
 
     async def _after(self, ctx: RequestContext, attempt: Attempt, *, reject: bool = False) -> None:
-        for plugin in self._plugins:
+        rejected: RejectAttempt | None = None
+        for plugin in self._plugins:  # every plugin sees the attempt, even after a rejection
             try:
                 await plugin.after_attempt(ctx, attempt)
-            except RejectAttempt:
-                if reject:
-                    raise
+            except RejectAttempt as exc:
+                rejected = rejected or exc
+        if rejected is not None and reject:
+            raise rejected
 
     async def _call(self, ctx: RequestContext, attempt: Attempt, budget: float) -> Served:
         # Streams: the read timeout between chunks once started; the first chunk is bounded

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from plugins.spend_ledger import SpendLedger
 from router_config.alerts import Alerter
 from router_config.build import RouterHandle
 from router_config.dispatch import Dispatcher, Served, Sleep
@@ -57,6 +58,7 @@ class Gateway:
         metrics: Metrics,
         alerter: Alerter,
         redis: SharedRedis | None,
+        ledger: SpendLedger,
         sleep: Sleep,
         jitter: Callable[[], float],
     ) -> None:
@@ -67,6 +69,7 @@ class Gateway:
         self.metrics = metrics
         self.alerter = alerter
         self.redis = redis
+        self.ledger = ledger
         self.planner = Planner(config)
         self.dispatcher = Dispatcher(
             handle.router,

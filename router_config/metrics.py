@@ -84,6 +84,12 @@ class Metrics:
             ["deployment", "served_model"],
             registry=r,
         )
+        self.budget_utilisation = Gauge(
+            "llm_router_budget_utilisation",
+            "Committed spend / budget (1.0 = spent).",
+            ["scope", "period"],
+            registry=r,
+        )
         self.alerts = Counter("llm_router_alerts", "Alerts sent, by kind.", ["kind"], registry=r)
 
     def render(self) -> bytes:

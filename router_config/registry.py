@@ -12,11 +12,13 @@ from dataclasses import dataclass
 
 from plugins.abstention import Abstention
 from plugins.breaker_state import BreakerStore
+from plugins.budget_alerts import BudgetAlerts
 from plugins.cache_store import CacheStore
 from plugins.circuit_breaker import CircuitBreaker, Probe
 from plugins.prometheus_metrics import PrometheusMetrics
 from plugins.request_log import RequestLogger
 from plugins.response_cache import ResponseCache
+from plugins.spend_ledger import SpendLedger
 from plugins.version_history import VersionHistory
 from plugins.version_pinning import VersionPinning
 from router_config.alerts import Alerter
@@ -36,6 +38,7 @@ class PluginDeps:
     alerter: Alerter
     redis: SharedRedis | None
     now: Clock  # wall time, for state shared between replicas
+    ledger: SpendLedger
     probe: Probe | None = None
 
 
@@ -75,6 +78,12 @@ PLUGIN_ORDER: tuple[tuple[str, Factory], ...] = (
     ("version_pinning", _pinning),
     ("response_cache", _cache),
     ("circuit_breaker", _breaker),
+    (
+        "budget_alerts",
+        lambda deps: BudgetAlerts(
+            deps.config.plugins.budgets, deps.ledger, deps.alerter, deps.metrics, deps.now
+        ),
+    ),
     ("abstention", lambda deps: Abstention(deps.config.plugins.abstain, deps.metrics)),
     ("prometheus_metrics", lambda deps: PrometheusMetrics(deps.metrics, deps.clock)),
     ("request_log", lambda deps: RequestLogger(deps.clock)),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plugins.circuit_breaker import Probe
+from plugins.spend_ledger import SpendLedger
 from router_config.alerts import Alerter, AlertSink, LogSink, WebhookSink
 from router_config.build import build_router
 from router_config.classify import classify
@@ -44,6 +45,7 @@ def build_gateway(config: RouterConfig, timing: Timing) -> Gateway:
     alerter = Alerter(alert_sinks(config.plugins.alerts), redis, timing.now, metrics)
     handle = build_router(config)
     probe = health_probe(handle.router, config.plugins.failover, timing.clock)
+    ledger = SpendLedger(redis)
     deps = PluginDeps(
         config=config,
         clock=timing.clock,
@@ -51,6 +53,7 @@ def build_gateway(config: RouterConfig, timing: Timing) -> Gateway:
         alerter=alerter,
         redis=redis,
         now=timing.now,
+        ledger=ledger,
         probe=probe,
     )
     return Gateway(
@@ -61,6 +64,7 @@ def build_gateway(config: RouterConfig, timing: Timing) -> Gateway:
         metrics=metrics,
         alerter=alerter,
         redis=redis,
+        ledger=ledger,
         sleep=timing.sleep,
         jitter=timing.jitter,
     )

@@ -110,3 +110,17 @@ def test_check_on_a_missing_file_says_so(runner: CliRunner, tmp_path: Path) -> N
     result = runner.invoke(app, ["check", str(tmp_path / "absent.yaml")])
     assert result.exit_code == 1
     assert "cannot read the file" in result.output
+
+
+def test_check_refuses_a_billable_deployment_with_no_price(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    config = tmp_path / "unpriced.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: chat\n    litellm_params:\n"
+        "      model: anthropic/claude-sonnet-4-20250514\n      api_key: k\n"
+    )
+    result = runner.invoke(app, ["check", str(config)])
+    assert result.exit_code == 1
+    assert "model_list[0].model_info" in result.output
+    assert "declares no price" in result.output and "free: true" in result.output

@@ -42,6 +42,7 @@ class FakeProvider:
         self._lock = threading.Lock()
         self._override: str | None = None
         self._override_model: str | None = None
+        self._usage_extra: dict[str, int] = {}
         self._counts: dict[str, Counter[str]] = {
             "mode": Counter(),
             "model": Counter(),
@@ -60,8 +61,17 @@ class FakeProvider:
         with self._lock:
             self._override_model = model
 
+    def set_usage(self, *, cached_tokens: int = 0, reasoning_tokens: int = 0) -> None:
+        """Report cached/reasoning tokens on every answer (as headers would per request)."""
+        with self._lock:
+            self._usage_extra = {
+                "x-fake-cached-tokens": cached_tokens,
+                "x-fake-reasoning-tokens": reasoning_tokens,
+            }
+
     def reset(self) -> None:
         with self._lock:
+            self._usage_extra = {}
             self._override = self._override_model = None
             self._requests = 0
             for counter in self._counts.values():
@@ -132,6 +142,8 @@ class FakeProvider:
             model, suffix = split_model(str(req.get("model", "fake")))
             with self._lock:
                 override, override_model = self._override, self._override_model
+                for name, value in self._usage_extra.items():
+                    headers.setdefault(name, str(value))
             mode = choose(headers.get("x-fake-mode"), override, suffix, self.default_mode)
         except (orjson.JSONDecodeError, ValueError, AttributeError) as exc:
             await _json(send, 400, bodies.openai_error(400, f"bad request: {exc}", None))
@@ -363,6 +375,9 @@ class FakeProviderServer:
 
     def set_served_model(self, model: str | None) -> None:
         self.app.set_served_model(model)
+
+    def set_usage(self, *, cached_tokens: int = 0, reasoning_tokens: int = 0) -> None:
+        self.app.set_usage(cached_tokens=cached_tokens, reasoning_tokens=reasoning_tokens)
 
     def stats(self) -> dict[str, Any]:
         return self.app.stats()
