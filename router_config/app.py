@@ -36,12 +36,14 @@ log = logging.getLogger("llm_router.app")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
-def create_app(config: RouterConfig, *, timing: Timing | None = None) -> FastAPI:
+def create_app(
+    config: RouterConfig, *, timing: Timing | None = None, span_exporter: Any = None
+) -> FastAPI:
     """Build the app for ``config``; the Router is built now, plugins start with the app."""
     configure_logging()
     timing = timing or Timing()
     clock = timing.clock
-    gateway = build_gateway(config, timing)
+    gateway = build_gateway(config, timing, span_exporter)
     auth = Authenticator(config)
 
     @asynccontextmanager

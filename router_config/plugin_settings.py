@@ -166,6 +166,21 @@ class BudgetSettings(_Strict):
     forecast: bool = True
 
 
+class LangfuseSettings(_Strict):
+    """Tracing to Langfuse (SDK v5, OTLP). Keys fall back to LANGFUSE_* variables.
+
+    Without keys tracing is off (one ``tracing_off`` line at start). Prompt and
+    completion text are sent only with ``log_content: true``.
+    """
+
+    enabled: bool = True
+    public_key: str | None = None
+    secret_key: str | None = None
+    host: str | None = None
+    log_content: bool = False
+    flush_timeout_s: float = Field(default=2.0, gt=0, le=30)
+
+
 class PluginsConfig(_Strict):
     """The whole ``router_plugins:`` section."""
 
@@ -178,3 +193,4 @@ class PluginsConfig(_Strict):
     abstain: AbstainSettings = AbstainSettings()
     pinning: PinningSettings = PinningSettings()
     budgets: BudgetSettings = BudgetSettings()
+    langfuse: LangfuseSettings = LangfuseSettings()

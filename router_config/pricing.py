@@ -64,3 +64,15 @@ def usage_from(raw: Mapping[str, Any] | None) -> Usage:
         cached_tokens=int(prompt_details.get("cached_tokens") or 0),
         reasoning_tokens=int(completion_details.get("reasoning_tokens") or 0),
     )
+
+
+def cost_split(deployment: Deployment, usage: Usage, total: float) -> dict[str, float]:
+    """``{"input", "output", "total"}`` USD, for Langfuse's cost_details."""
+    prices = declared_prices(deployment)
+    if not prices:
+        return {"total": total}
+    price_out = prices.get("output_cost_per_token", 0.0)
+    price_reasoning = prices.get("output_cost_per_reasoning_token", price_out)
+    visible_out = max(usage.completion_tokens - usage.reasoning_tokens, 0)
+    output = visible_out * price_out + usage.reasoning_tokens * price_reasoning
+    return {"input": total - output, "output": output, "total": total}

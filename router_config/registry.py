@@ -7,14 +7,18 @@ order of ``PLUGIN_ORDER`` is the order their hooks run in.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from plugins.abstention import Abstention
 from plugins.breaker_state import BreakerStore
 from plugins.budget_alerts import BudgetAlerts
 from plugins.cache_store import CacheStore
 from plugins.circuit_breaker import CircuitBreaker, Probe
+from plugins.langfuse_logger import LangfuseLogger
 from plugins.prometheus_metrics import PrometheusMetrics
 from plugins.request_log import RequestLogger
 from plugins.response_cache import ResponseCache
@@ -23,6 +27,7 @@ from plugins.version_history import VersionHistory
 from plugins.version_pinning import VersionPinning
 from router_config.alerts import Alerter
 from router_config.hooks import Clock, GatewayPlugin
+from router_config.logs import emit
 from router_config.metrics import Metrics
 from router_config.schema import RouterConfig
 from router_config.shared_redis import SharedRedis
@@ -40,6 +45,7 @@ class PluginDeps:
     now: Clock  # wall time, for state shared between replicas
     ledger: SpendLedger
     probe: Probe | None = None
+    span_exporter: Any = None  # tests: an in-memory OTel exporter for Langfuse
 
 
 Factory = Callable[[PluginDeps], GatewayPlugin | None]
@@ -74,7 +80,39 @@ def _pinning(deps: PluginDeps) -> GatewayPlugin:
     return VersionPinning(deps.config, settings, deps.alerter, deps.metrics, history, deps.now)
 
 
+def _langfuse(deps: PluginDeps) -> GatewayPlugin | None:
+    settings = deps.config.plugins.langfuse
+    public = settings.public_key or os.environ.get("LANGFUSE_PUBLIC_KEY")
+    secret = settings.secret_key or os.environ.get("LANGFUSE_SECRET_KEY")
+    if not settings.enabled or not public or not secret:
+        emit(
+            "tracing_off",
+            logging.WARNING,
+            message="Langfuse tracing is off: set "
+            "router_plugins.langfuse.public_key/secret_key or LANGFUSE_PUBLIC_KEY/SECRET_KEY",
+        )
+        return None
+    from langfuse import Langfuse
+    from opentelemetry.sdk.trace import TracerProvider
+
+    host = settings.host or os.environ.get("LANGFUSE_HOST") or "http://127.0.0.1:3000"
+    # A tracer provider of our own: the app's other OpenTelemetry setup is left alone.
+    client = Langfuse(
+        public_key=public,
+        secret_key=secret,
+        host=host,
+        timeout=2,
+        tracer_provider=TracerProvider(),
+        span_exporter=deps.span_exporter,
+    )
+    emit("tracing_on", host=host)
+    return LangfuseLogger(
+        client, log_content=settings.log_content, flush_timeout_s=settings.flush_timeout_s
+    )
+
+
 PLUGIN_ORDER: tuple[tuple[str, Factory], ...] = (
+    ("langfuse_logger", _langfuse),  # first: its trace must exist even for a cache hit
     ("version_pinning", _pinning),
     ("response_cache", _cache),
     ("circuit_breaker", _breaker),

@@ -38,7 +38,7 @@ class Timing:
     jitter: Callable[[], float] = random.random
 
 
-def build_gateway(config: RouterConfig, timing: Timing) -> Gateway:
+def build_gateway(config: RouterConfig, timing: Timing, span_exporter: Any = None) -> Gateway:
     """Everything a running gateway needs, not yet started."""
     redis = SharedRedis(config.redis_url) if config.redis_url else None
     metrics = Metrics()
@@ -55,6 +55,7 @@ def build_gateway(config: RouterConfig, timing: Timing) -> Gateway:
         now=timing.now,
         ledger=ledger,
         probe=probe,
+        span_exporter=span_exporter,
     )
     return Gateway(
         config,

@@ -7,6 +7,7 @@ production, so clients talk HTTP to it with the ``openai`` SDK or httpx.
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Any
 
 from router_config.app import create_app
 from router_config.schema import RouterConfig
@@ -17,8 +18,10 @@ from router_config.wiring import Timing
 class GatewayServer:
     """Serves ``create_app(config)`` on 127.0.0.1 and a free port until ``stop()``."""
 
-    def __init__(self, config: RouterConfig, *, timing: Timing | None = None) -> None:
-        self.app = create_app(config, timing=timing)
+    def __init__(
+        self, config: RouterConfig, *, timing: Timing | None = None, span_exporter: Any = None
+    ) -> None:
+        self.app = create_app(config, timing=timing, span_exporter=span_exporter)
         self.gateway = self.app.state.gateway
         self._server = BackgroundServer(self.app)
         self.port = self._server.port
