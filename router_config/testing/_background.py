@@ -5,7 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import uvicorn
 
@@ -37,15 +38,29 @@ class BackgroundServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    @property
+    def openai_base(self) -> str:
+        """The ``base_url`` to give the ``openai`` SDK."""
+        return f"{self.base_url}/v1"
+
+    def start(self) -> Self:
         self._thread.start()
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the server did not start; see its log lines above")
             time.sleep(0.01)
+        return self
 
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
         self._sock.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -13,7 +13,6 @@ import asyncio
 import threading
 import uuid
 from collections import Counter
-from types import TracebackType
 from typing import Any
 
 import orjson
@@ -353,22 +352,13 @@ async def _event(send: Send, name: str | None, data: Any) -> None:
     )
 
 
-class FakeProviderServer:
+class FakeProviderServer(BackgroundServer):
     """A ``FakeProvider`` served on 127.0.0.1 and a free port, in a background thread."""
 
     def __init__(self, default_mode: str = "ok", served_model: str | None = None) -> None:
         self.app = FakeProvider(default_mode, served_model)
         # "critical": the break mode aborts responses on purpose; uvicorn would log each one.
-        self._server = BackgroundServer(self.app, log_level="critical")
-        self.port = self._server.port
-
-    @property
-    def base_url(self) -> str:
-        return self._server.base_url
-
-    @property
-    def openai_base(self) -> str:
-        return f"{self.base_url}/v1"
+        super().__init__(self.app, log_level="critical")
 
     def set_mode(self, mode: str | None) -> None:
         self.app.set_mode(mode)
@@ -384,21 +374,6 @@ class FakeProviderServer:
 
     def reset(self) -> None:
         self.app.reset()
-
-    def start(self) -> FakeProviderServer:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> FakeProviderServer:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def serve_fake_provider(host: str, port: int, default_mode: str, served_model: str | None) -> None:

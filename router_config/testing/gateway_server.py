@@ -6,7 +6,6 @@ production, so clients talk HTTP to it with the ``openai`` SDK or httpx.
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any
 
 from router_config.app import create_app
@@ -15,7 +14,7 @@ from router_config.testing._background import BackgroundServer
 from router_config.wiring import Timing
 
 
-class GatewayServer:
+class GatewayServer(BackgroundServer):
     """Serves ``create_app(config)`` on 127.0.0.1 and a free port until ``stop()``."""
 
     def __init__(
@@ -23,29 +22,4 @@ class GatewayServer:
     ) -> None:
         self.app = create_app(config, timing=timing, span_exporter=span_exporter)
         self.gateway = self.app.state.gateway
-        self._server = BackgroundServer(self.app)
-        self.port = self._server.port
-
-    @property
-    def base_url(self) -> str:
-        return self._server.base_url
-
-    @property
-    def openai_base(self) -> str:
-        """The ``base_url`` to give the ``openai`` SDK."""
-        return f"{self.base_url}/v1"
-
-    def start(self) -> GatewayServer:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> GatewayServer:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        super().__init__(self.app)
