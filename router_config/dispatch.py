@@ -194,6 +194,8 @@ class Dispatcher:
         )
         if not ctx.stream:
             body = response.model_dump(exclude_none=True)
+            for choice in body.get("choices") or ():
+                choice.pop("provider_specific_fields", None)  # LiteLLM's, not OpenAI's
             hidden = getattr(response, "_hidden_params", {}) or {}
             self._succeed(
                 attempt, body, hidden.get("provider_response_model"), hidden.get("response_cost")
