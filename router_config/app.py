@@ -159,7 +159,7 @@ def create_app(
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         if gateway.redis is not None:
-            gateway.metrics.redis_up.set(1 if gateway.redis.available else 0)
+            gateway.metrics.redis_up.set(0 if gateway.redis.down else 1)
         return Response(
             gateway.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
         )

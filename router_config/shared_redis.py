@@ -10,6 +10,7 @@ says when it is back, and a gauge shows it; requests keep being answered.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar, cast
 
@@ -23,12 +24,14 @@ Op = Callable[[aioredis.Redis], Awaitable[T]]
 
 # Short timeouts: a slow Redis must cost a request milliseconds, not seconds.
 SOCKET_TIMEOUT_S = 0.25
+# While Redis is down, try it again this often (each try costs one failed connect).
+RETRY_S = 5.0
 
 
 class SharedRedis:
     """Runs Redis operations with a fallback value when Redis is unavailable."""
 
-    def __init__(self, url: str, *, prefix: str = "llm-router:") -> None:
+    def __init__(self, url: str, *, prefix: str = "llm-router:", retry_s: float = RETRY_S) -> None:
         self.url = url
         self.prefix = prefix
         self.client: aioredis.Redis = aioredis.Redis.from_url(
@@ -37,7 +40,20 @@ class SharedRedis:
             socket_connect_timeout=SOCKET_TIMEOUT_S,
             decode_responses=True,
         )
-        self.available = True
+        self._retry_s = retry_s
+        self._down_since: float | None = None
+
+    @property
+    def down(self) -> bool:
+        """True from a failed operation until the next successful one."""
+        return self._down_since is not None
+
+    @property
+    def available(self) -> bool:
+        """False while Redis is known down; True again every ``retry_s`` so it is re-tried."""
+        if self._down_since is None:
+            return True
+        return time.monotonic() - self._down_since >= self._retry_s
 
     def key(self, *parts: str) -> str:
         """A namespaced key, so several gateways can share one Redis database."""
@@ -48,8 +64,9 @@ class SharedRedis:
         try:
             result = await op(self.client)
         except (TimeoutError, RedisError, OSError) as exc:
-            if self.available:
-                self.available = False
+            first = self._down_since is None
+            self._down_since = time.monotonic()
+            if first:
                 emit(
                     "redis_down",
                     logging.ERROR,
@@ -57,8 +74,8 @@ class SharedRedis:
                     message="Redis unavailable: shared state degrades to local until it returns",
                 )
             return fallback
-        if not self.available:
-            self.available = True
+        if self._down_since is not None:
+            self._down_since = None
             emit("redis_up", message="Redis is reachable again: shared state restored")
         return result
 
