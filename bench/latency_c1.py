@@ -1,5 +1,6 @@
 """Median latency at concurrency 1: fake provider direct vs the gateway, and the gateway
-with Langfuse tracing pointed at an endpoint that refuses connections (it must cost nothing).
+with Langfuse tracing pointed at an endpoint that refuses connections or never answers
+(either must cost the requests nothing).
 
 Run: .venv/bin/python bench/latency_c1.py [requests]
 A quick side-by-side measurement, not the full benchmark of the benchmarks issue.
@@ -8,9 +9,13 @@ A quick side-by-side measurement, not the full benchmark of the benchmarks issue
 from __future__ import annotations
 
 import os
+import socket
 import statistics
+import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -42,23 +47,76 @@ def measure(url: str, model: str, n: int) -> tuple[float, float]:
     return statistics.median(samples), sorted(samples)[int(0.99 * (n - 1))]
 
 
-def main(n: int) -> None:
-    with FakeProviderServer() as p, FakeProviderServer() as f, FakeProviderServer() as loc:
-        env = {"P": p.openai_base, "F": f.base_url, "L": loc.openai_base}
-        rows = [
-            (
-                "fake provider direct",
-                *measure(f"{p.openai_base}/chat/completions", "gpt-4o-2024-08-06", n),
-            )
-        ]
-        for name, extra in (("gateway", ""), ("gateway, Langfuse unreachable", LANGFUSE_DOWN)):
-            config = parse_config(DRILL_CONFIG + extra, source="bench", environ=env)
+class _Accept(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def run_variant(n: int, variant: str) -> tuple[float, float]:
+    """One measurement in this process: ``direct`` or one of ``VARIANTS``."""
+    hanging = socket.socket()  # a Langfuse that hangs: it listens but never answers
+    hanging.bind(("127.0.0.1", 0))
+    hanging.listen(1024)
+    healthy = ThreadingHTTPServer(("127.0.0.1", 0), _Accept)  # a Langfuse that answers 200
+    threading.Thread(target=healthy.serve_forever, daemon=True).start()
+    extras = {
+        "gateway": "",
+        "langfuse-up": LANGFUSE_DOWN.replace(
+            "http://127.0.0.1:9", f"http://127.0.0.1:{healthy.server_port}"
+        ),
+        "langfuse-down": LANGFUSE_DOWN,
+        "langfuse-hang": LANGFUSE_DOWN.replace(
+            "http://127.0.0.1:9", f"http://127.0.0.1:{hanging.getsockname()[1]}"
+        ),
+    }
+    try:
+        with FakeProviderServer() as p, FakeProviderServer() as f, FakeProviderServer() as loc:
+            if variant == "direct":
+                return measure(f"{p.openai_base}/chat/completions", "gpt-4o-2024-08-06", n)
+            env = {"P": p.openai_base, "F": f.base_url, "L": loc.openai_base}
+            config = parse_config(DRILL_CONFIG + extras[variant], source="bench", environ=env)
             with GatewayServer(config) as gateway:
-                rows.append((name, *measure(f"{gateway.openai_base}/chat/completions", "chat", n)))
+                return measure(f"{gateway.openai_base}/chat/completions", "chat", n)
+    finally:
+        hanging.close()
+        healthy.shutdown()
+
+
+VARIANTS = {
+    "direct": "fake provider direct",
+    "gateway": "gateway (tracing off)",
+    "langfuse-up": "gateway, Langfuse answering",
+    "langfuse-down": "gateway, Langfuse unreachable",
+    "langfuse-hang": "gateway, Langfuse hanging",
+}
+
+
+def main(n: int) -> None:
+    """Each variant in a fresh process, so no state of one run leaks into the next."""
     print(f"{'target':<32} {'p50 ms':>8} {'p99 ms':>8}   ({n} sequential requests each)")
-    for name, p50, p99 in rows:
-        print(f"{name:<32} {p50:>8.2f} {p99:>8.2f}")
+    for variant, label in VARIANTS.items():
+        out = (
+            subprocess.run(
+                [sys.executable, __file__, str(n), variant],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        p50, p99 = (float(x) for x in out.split())
+        print(f"{label:<32} {p50:>8.2f} {p99:>8.2f}")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 300)
+    if len(sys.argv) > 2:
+        p50, p99 = run_variant(int(sys.argv[1]), sys.argv[2])
+        print(f"{p50:.3f} {p99:.3f}")
+    else:
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else 300)
