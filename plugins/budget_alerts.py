@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 
 from plugins.spend_ledger import SpendLedger, period_bounds, periods
 from router_config.alerts import Alert, Alerter
@@ -65,10 +64,8 @@ class BudgetAlerts(GatewayPlugin):
 
     def _worst_case(self, ctx: RequestContext, dep: Deployment) -> float:
         prices = declared_prices(dep)
-        chars = sum(len(str(m.get("content") or "")) for m in ctx.messages)
-        prompt = math.ceil(chars / 3) + 4 * len(ctx.messages)  # errs high, never low
-        out = ctx.params.get("max_tokens") or ctx.params.get("max_completion_tokens")
-        out = out or self._s.default_max_tokens
+        prompt = ctx.prompt_tokens_estimate
+        out = ctx.max_output_tokens or self._s.default_max_tokens
         return prompt * prices.get("input_cost_per_token", 0.0) + out * prices.get(
             "output_cost_per_token", 0.0
         )

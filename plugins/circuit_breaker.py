@@ -26,8 +26,11 @@ from router_config.metrics import Metrics
 from router_config.plugin_settings import BreakerSettings
 from router_config.schema import Deployment
 
-# Reasons that say nothing about the deployment's health (the caller's fault, or our own choice).
-NOT_HEALTH = frozenset({"bad_request", "context_window", "content_policy", "rejected"})
+# Reasons that say nothing about the deployment's health (the caller's fault, our own choice,
+# or one refused key of several: the key ring quarantines the key, the deployment is fine).
+NOT_HEALTH = frozenset(
+    {"bad_request", "context_window", "content_policy", "rejected", "key_refused"}
+)
 STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 # One health probe: (ok, failure reason, message, latency in ms).
 Probe = Callable[[Deployment], Awaitable[tuple[bool, str | None, str, float]]]

@@ -44,7 +44,7 @@ class RequestLogger(GatewayPlugin):
 
     async def on_request_end(self, ctx: RequestContext) -> None:
         final = ctx.final
-        if final is not None and final.number > 1:
+        if final is not None and "fallback" in ctx.tags:
             failed = ctx.attempts[0]
             emit(
                 "fallback",

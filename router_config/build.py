@@ -23,19 +23,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import litellm
 
-from router_config.schema import RouterConfig
+from router_config.schema import Deployment, RouterConfig
 
-# router_settings keys LiteLLM's Router may still use; the rest are ours to apply.
-_PASSED_ROUTER_SETTINGS = (
-    "redis_url",
-    "redis_host",
-    "redis_port",
-    "redis_password",
-    "redis_db",
-    "routing_strategy",
-    "routing_strategy_args",
-    "enable_pre_call_checks",
-)
+# router_settings keys LiteLLM's Router may still use; the rest are ours to apply. Redis
+# is not among them: cooldowns and rpm/tpm counting are ours, with their own client.
+_PASSED_ROUTER_SETTINGS = ("routing_strategy", "routing_strategy_args", "enable_pre_call_checks")
+# litellm_params LiteLLM must not act on: priority and rate limits are applied by us.
+_OUR_PARAMS = ("order", "rpm", "tpm")
 # litellm_settings applied as module globals, with the defaults we want when unset.
 # httpx instead of LiteLLM's default aiohttp transport: a request we cancel at its
 # deadline left its aiohttp connection open past shutdown (seen with a hung provider).
@@ -85,11 +79,8 @@ def build_router(config: RouterConfig, callbacks: Sequence[Any] = ()) -> RouterH
     litellm.suppress_debug_info = True
     litellm.callbacks = [*saved["callbacks"], *callbacks]
     settings = {k: v for k, v in config.router_settings.items() if k in _PASSED_ROUTER_SETTINGS}
-    if not any("rpm" in d.litellm_params or "tpm" in d.litellm_params for d in config.deployments):
-        # LiteLLM only needs Redis to share rpm/tpm usage; our own state has its own client.
-        settings = {k: v for k, v in settings.items() if not k.startswith("redis")}
     router = litellm.Router(
-        model_list=[_entry(config, i) for i in range(len(config.deployments))],
+        model_list=[entry for dep in config.deployments for entry in _entries(dep)],
         num_retries=0,
         max_fallbacks=0,
         disable_cooldowns=True,
@@ -98,11 +89,20 @@ def build_router(config: RouterConfig, callbacks: Sequence[Any] = ()) -> RouterH
     return RouterHandle(router=router, _saved=saved)
 
 
-def _entry(config: RouterConfig, i: int) -> dict[str, Any]:
-    dep = config.deployments[i]
-    params = {k: v for k, v in dep.litellm_params.items() if k != "order"}
-    return {
-        "model_name": dep.id,
-        "litellm_params": params,
-        "model_info": {**dep.model_info, "id": dep.id},
-    }
+def key_entry_name(deployment: Deployment, key_index: int) -> str:
+    """The Router model name of one key of a deployment: its id for the first key."""
+    return deployment.id if key_index == 0 else f"{deployment.id}#key{key_index}"
+
+
+def _entries(dep: Deployment) -> list[dict[str, Any]]:
+    """One Router entry per provider key, so a request can be sent with a chosen key."""
+    params = {k: v for k, v in dep.litellm_params.items() if k not in _OUR_PARAMS}
+    keys: list[str | None] = [k.get_secret_value() for k in dep.api_keys] or [None]
+    return [
+        {
+            "model_name": key_entry_name(dep, n),
+            "litellm_params": {**params, "api_key": key} if key is not None else params,
+            "model_info": {**dep.model_info, "id": key_entry_name(dep, n)},
+        }
+        for n, key in enumerate(keys)
+    ]

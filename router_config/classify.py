@@ -6,6 +6,7 @@
 | content policy violation (400)          | content_policy    | yes       | to policy fallbacks    |
 | other 400 / 422 (caller's fault)        | bad_request       | no        | 400 to the caller      |
 | 401 / 403                               | auth              | yes       | the key is marked bad  |
+| 401 / 403, deployment has more keys     | key_refused       | next key  | key quarantined        |
 | 404 from the provider                   | not_found         | yes       | model gone at provider |
 | 429                                     | rate_limited      | yes       | Retry-After kept       |
 | timeout (connect, first token, total)   | timeout           | yes       |                        |

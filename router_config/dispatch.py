@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -28,6 +28,7 @@ from router_config.hooks import (
     RequestContext,
     SkipDeployment,
 )
+from router_config.key_ring import KeyChoice, KeyRing
 from router_config.planner import Planner
 from router_config.plugin_settings import FailoverSettings
 from router_config.pricing import cost_usd, usage_from
@@ -59,11 +60,13 @@ class Dispatcher:
         plugins: Sequence[GatewayPlugin],
         settings: FailoverSettings,
         clock: Clock,
+        keys: KeyRing,
         *,
         sleep: Sleep = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._router = router
+        self._keys = keys
         self._planner = planner
         self._plugins = plugins
         self._settings = settings
@@ -104,20 +107,31 @@ class Dispatcher:
     async def _with_retries(
         self, ctx: RequestContext, deployment: Deployment, *, last: bool
     ) -> tuple[Served | None, Failure | None]:
-        """Attempt once; retry the same deployment only when it is the last one left."""
+        """Attempt once; on a refused key try the next key at once; retry the same
+        deployment only when it is the last one left."""
         retries = self._settings.max_retries if last else 0
-        for n in range(retries + 1):
-            served, failure = await self._attempt(ctx, deployment, last=last)
-            if served is not None or failure is None or n == retries:
+        tried: set[int] = set()
+        failure: Failure | None = None
+        n = 0
+        while (choice := await self._keys.choose(deployment, tried)) is not None:
+            served, failure = await self._attempt(ctx, deployment, choice, last=last)
+            if served is not None or failure is None:
                 return served, failure
-            if failure.reason not in RETRYABLE:
-                return None, failure
-            pause = self._backoff(n, failure.retry_after_s)
             remaining = ctx.deadline - self._clock()
+            if failure.key_bad and self._keys.rotates(deployment):
+                tried.add(choice.index)
+                await self._keys.quarantine(deployment, choice, failure.status or 401)
+                if remaining < self._settings.min_attempt_s:
+                    break
+                continue  # the next key at once: nothing is wrong with the provider
+            if n == retries or failure.reason not in RETRYABLE:
+                break
+            pause = self._backoff(n, failure.retry_after_s)
             if pause + self._settings.min_attempt_s >= remaining:
-                return None, failure  # the retry cannot finish in time: stop now, no sleep
+                break  # the retry cannot finish in time: stop now, no sleep
             await self._sleep(pause)
-        return None, None
+            n += 1
+        return None, failure
 
     def _backoff(self, n: int, retry_after_s: float | None) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2^n)], or the provider's Retry-After."""
@@ -127,6 +141,9 @@ class Dispatcher:
         return float(self._jitter() * min(s.backoff_cap_s, s.backoff_base_s * 2**n))
 
     async def _admit(self, ctx: RequestContext, deployment: Deployment) -> bool:
+        if self._keys.rotates(deployment) and await self._keys.choose(deployment, set()) is None:
+            ctx.skipped.append((deployment.id, "keys_quarantined"))
+            return False
         try:
             for plugin in self._plugins:
                 await plugin.before_attempt(ctx, deployment)
@@ -136,10 +153,13 @@ class Dispatcher:
         return True
 
     async def _attempt(
-        self, ctx: RequestContext, deployment: Deployment, *, last: bool
+        self, ctx: RequestContext, deployment: Deployment, key: KeyChoice, *, last: bool
     ) -> tuple[Served | None, Failure | None]:
         attempt = Attempt(
-            number=len(ctx.attempts) + 1, deployment=deployment, started=self._clock()
+            number=len(ctx.attempts) + 1,
+            deployment=deployment,
+            started=self._clock(),
+            key=key.fingerprint,
         )
         ctx.attempts.append(attempt)
         budget = min(ctx.deadline - attempt.started, self._settings.attempt_timeout_s)
@@ -148,9 +168,11 @@ class Dispatcher:
             # non-streaming answer is its own first token. A hung primary costs at most this.
             budget = min(budget, self._settings.first_token_timeout_s)
         try:
-            served = await asyncio.wait_for(self._call(ctx, attempt, budget), budget)
+            served = await asyncio.wait_for(self._call(ctx, attempt, key.entry, budget), budget)
         except Exception as exc:  # every provider error is classified, none escapes raw
             failure = classify(exc)
+            if failure.key_bad and self._keys.rotates(deployment):
+                failure = replace(failure, reason="key_refused")  # the key, not the deployment
             self._fail(attempt, failure, _safe_message(exc))
             await self._after(ctx, attempt)
             return None, failure
@@ -179,13 +201,15 @@ class Dispatcher:
         if rejected is not None and reject:
             raise rejected
 
-    async def _call(self, ctx: RequestContext, attempt: Attempt, budget: float) -> Served:
+    async def _call(
+        self, ctx: RequestContext, attempt: Attempt, entry: str, budget: float
+    ) -> Served:
         # Streams: the read timeout between chunks once started; the first chunk is bounded
         # by the wait_for around this call.
         total = self._settings.attempt_timeout_s if ctx.stream else budget
         timeout = httpx.Timeout(total, connect=min(total, self._settings.connect_timeout_s))
         response = await self._router.acompletion(
-            model=attempt.deployment.id,
+            model=entry,
             messages=ctx.messages,
             stream=ctx.stream,
             timeout=timeout,

@@ -114,6 +114,25 @@ class BudgetExceeded(RouterError):
     code = "budget_exceeded"
 
 
+class RateLimited(RouterError):
+    """The caller is over a requests- or tokens-per-minute limit of its key or team.
+
+    ``error_type`` is ``requests`` or ``tokens`` as in OpenAI's own 429s, and the
+    response carries Retry-After and the ``x-ratelimit-*`` headers.
+    """
+
+    status_code = 429
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, kind: str, headers: dict[str, str]) -> None:
+        super().__init__(message)
+        self.error_type = kind
+        self._headers = headers
+
+    def headers(self) -> dict[str, str]:
+        return dict(self._headers)
+
+
 class VersionDrift(RouterError):
     """The provider served another model version than the one pinned (policy ``reject``)."""
 

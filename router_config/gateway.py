@@ -18,6 +18,7 @@ from router_config.build import RouterHandle
 from router_config.dispatch import Dispatcher, Served, Sleep
 from router_config.errors import AllProvidersFailed, RouterError
 from router_config.hooks import Attempt, Clock, GatewayPlugin, RequestContext
+from router_config.key_ring import KeyRing
 from router_config.metrics import Metrics
 from router_config.planner import Planner
 from router_config.pricing import cost_usd, usage_from
@@ -59,6 +60,7 @@ class Gateway:
         alerter: Alerter,
         redis: SharedRedis | None,
         ledger: SpendLedger,
+        keys: KeyRing,
         sleep: Sleep,
         jitter: Callable[[], float],
     ) -> None:
@@ -70,6 +72,7 @@ class Gateway:
         self.alerter = alerter
         self.redis = redis
         self.ledger = ledger
+        self.keys = keys
         self.planner = Planner(config)
         self.dispatcher = Dispatcher(
             handle.router,
@@ -77,6 +80,7 @@ class Gateway:
             self.plugins,
             config.plugins.failover,
             clock,
+            keys,
             sleep=sleep,
             jitter=jitter,
         )
@@ -205,8 +209,9 @@ class Gateway:
             }
             for d in self.config.deployments
         }
-        for plugin in self.plugins:
-            for dep_id, fields in (await plugin.health()).items():
+        reports = [await self.keys.health()] + [await p.health() for p in self.plugins]
+        for report in reports:
+            for dep_id, fields in report.items():
                 out.setdefault(dep_id, {}).update(fields)
         return out
 

@@ -9,6 +9,7 @@ and overrides only the hooks it needs; it never imports another plugin.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ class Attempt:
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
     retry_after_s: float | None = None
+    key: str = ""  # the provider key's fingerprint (last 4 characters), never the key
 
     @property
     def ok(self) -> bool:
@@ -107,6 +109,23 @@ class RequestContext:
     @property
     def cost_usd(self) -> float:
         return sum(a.cost_usd for a in self.attempts)
+
+    @property
+    def prompt_tokens_estimate(self) -> int:
+        """Prompt tokens estimated from the text before any call: errs high, never low."""
+        chars = sum(len(str(m.get("content") or "")) for m in self.messages)
+        return math.ceil(chars / 3) + 4 * len(self.messages)
+
+    @property
+    def max_output_tokens(self) -> int | None:
+        """The caller's cap on output tokens, if it gave one."""
+        value = self.params.get("max_tokens") or self.params.get("max_completion_tokens")
+        return int(value) if value else None
+
+    @property
+    def tokens_used(self) -> int:
+        """Tokens every attempt of this request consumed, as the providers reported them."""
+        return sum(a.usage.total_tokens for a in self.attempts)
 
 
 class GatewayPlugin:

@@ -90,6 +90,18 @@ class Metrics:
             ["scope", "period"],
             registry=r,
         )
+        self.key_quarantined = Counter(
+            "llm_router_key_quarantined",
+            "Provider keys quarantined after a 401/403, by key fingerprint.",
+            ["deployment", "key"],
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "llm_router_rate_limited",
+            "Requests refused or deployments skipped by a rate limit.",
+            ["scope"],
+            registry=r,
+        )
         self.alerts = Counter("llm_router_alerts", "Alerts sent, by kind.", ["kind"], registry=r)
 
     def render(self) -> bytes:

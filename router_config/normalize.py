@@ -139,6 +139,14 @@ def _deployments(entries: tuple[ModelEntry, ...], issues: list[ConfigIssue]) -> 
                 )
             )
         seen.add(dep_id)
+        if params.api_keys and params.api_key is not None:
+            issues.append(
+                ConfigIssue(
+                    f"{path}.litellm_params.api_keys",
+                    "api_key and api_keys are both set",
+                    "list every key under api_keys and remove api_key",
+                )
+            )
         out.append(
             Deployment(
                 id=dep_id,
@@ -151,13 +159,14 @@ def _deployments(entries: tuple[ModelEntry, ...], issues: list[ConfigIssue]) -> 
                 order=params.order,
                 litellm_params=_plain_params(entry),
                 model_info=dict(entry.model_info),
+                api_keys=params.api_keys or ((params.api_key,) if params.api_key else ()),
             )
         )
     return out
 
 
 def _plain_params(entry: ModelEntry) -> dict[str, Any]:
-    params = entry.litellm_params.model_dump(exclude_none=True)
+    params = entry.litellm_params.model_dump(exclude_none=True, exclude={"api_keys"})
     key = entry.litellm_params.api_key
     if key is not None:
         params["api_key"] = key.get_secret_value()
@@ -235,7 +244,11 @@ def _client_keys(raw: RawConfig, issues: list[ConfigIssue]) -> tuple[ClientKey, 
             continue
         digest = ck.key_sha256 or sha256_hex(ck.key or "")
         alias = ck.alias or f"{ck.team}-{digest[:8]}"
-        out.append(ClientKey(sha256=digest, team=ck.team, alias=alias, models=ck.models))
+        out.append(
+            ClientKey(
+                sha256=digest, team=ck.team, alias=alias, models=ck.models, rpm=ck.rpm, tpm=ck.tpm
+            )
+        )
     return tuple(out)
 
 

@@ -39,6 +39,38 @@ class ClientKeySettings(_Strict):
     key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     alias: str | None = None
     models: tuple[str, ...] = ()
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+
+
+class RateLimit(_Strict):
+    """Requests and tokens per minute; unset means unlimited."""
+
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+
+
+class RateLimitSettings(_Strict):
+    """Client rate limits shared by every replica (Redis), in memory without Redis.
+
+    A client key's own ``rpm``/``tpm`` and its team's limits here both apply.
+    Over a limit the caller gets 429 ``rate_limit_exceeded`` with Retry-After and
+    the ``x-ratelimit-*`` headers OpenAI sends. Tokens are reserved before the
+    call (prompt estimate plus ``max_tokens``) and settled to the real usage after.
+    """
+
+    teams: dict[str, RateLimit] = Field(default_factory=dict)
+
+
+class KeySettings(_Strict):
+    """Provider key rotation: a deployment may list several keys in ``api_keys``.
+
+    A key answered with 401/403 is quarantined for ``quarantine_s`` (shared
+    through Redis, alerted once) and the same request is retried at once with
+    the next key. Keys are re-read on ``SIGHUP`` or ``POST /admin/reload``.
+    """
+
+    quarantine_s: float = Field(default=3600, gt=0)
 
 
 class FailoverSettings(_Strict):
@@ -186,6 +218,8 @@ class PluginsConfig(_Strict):
 
     server: ServerSettings = ServerSettings()
     client_keys: tuple[ClientKeySettings, ...] = ()
+    rate_limits: RateLimitSettings = RateLimitSettings()
+    keys: KeySettings = KeySettings()
     failover: FailoverSettings = FailoverSettings()
     breaker: BreakerSettings = BreakerSettings()
     alerts: AlertSettings = AlertSettings()

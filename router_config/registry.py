@@ -18,6 +18,8 @@ from plugins.breaker_state import BreakerStore
 from plugins.budget_alerts import BudgetAlerts
 from plugins.cache_store import CacheStore
 from plugins.circuit_breaker import CircuitBreaker, Probe
+from plugins.client_rate_limits import ClientRateLimits
+from plugins.deployment_rate_limits import DeploymentRateLimits
 from plugins.langfuse_logger import LangfuseLogger
 from plugins.prometheus_metrics import PrometheusMetrics
 from plugins.request_log import RequestLogger
@@ -29,6 +31,7 @@ from router_config.alerts import Alerter
 from router_config.hooks import Clock, GatewayPlugin
 from router_config.logs import emit
 from router_config.metrics import Metrics
+from router_config.rate_windows import RateWindows
 from router_config.schema import RouterConfig
 from router_config.shared_redis import SharedRedis
 
@@ -44,6 +47,7 @@ class PluginDeps:
     redis: SharedRedis | None
     now: Clock  # wall time, for state shared between replicas
     ledger: SpendLedger
+    windows: RateWindows
     probe: Probe | None = None
     span_exporter: Any = None  # tests: an in-memory OTel exporter for Langfuse
 
@@ -113,9 +117,17 @@ def _langfuse(deps: PluginDeps) -> GatewayPlugin | None:
 
 PLUGIN_ORDER: tuple[tuple[str, Factory], ...] = (
     ("langfuse_logger", _langfuse),  # first: its trace must exist even for a cache hit
+    (
+        "client_rate_limits",
+        lambda deps: ClientRateLimits(deps.config, deps.windows, deps.metrics),
+    ),
     ("version_pinning", _pinning),
     ("response_cache", _cache),
     ("circuit_breaker", _breaker),
+    (
+        "deployment_rate_limits",
+        lambda deps: DeploymentRateLimits(deps.config, deps.windows, deps.metrics),
+    ),
     (
         "budget_alerts",
         lambda deps: BudgetAlerts(

@@ -28,6 +28,7 @@ class LitellmParams(_Open):
     model: str = Field(min_length=1)
     api_base: str | None = None
     api_key: SecretStr | None = None
+    api_keys: tuple[SecretStr, ...] | None = Field(default=None, min_length=1)
     order: int | None = None
     rpm: int | None = None
     tpm: int | None = None
@@ -82,6 +83,19 @@ class Deployment(BaseModel):
     order: int | None
     litellm_params: JsonMap
     model_info: JsonMap
+    api_keys: tuple[SecretStr, ...] = ()
+
+    @property
+    def rpm(self) -> int | None:
+        """Outbound requests per minute this deployment accepts (``litellm_params.rpm``)."""
+        value = self.litellm_params.get("rpm")
+        return int(value) if value else None
+
+    @property
+    def tpm(self) -> int | None:
+        """Outbound tokens per minute (``litellm_params.tpm``)."""
+        value = self.litellm_params.get("tpm")
+        return int(value) if value else None
 
     @property
     def api_host(self) -> str | None:
@@ -101,6 +115,8 @@ class ClientKey(BaseModel):
     team: str
     alias: str
     models: tuple[str, ...] = ()
+    rpm: int | None = None
+    tpm: int | None = None
 
 
 class RouterConfig(BaseModel):

@@ -21,8 +21,10 @@ from router_config.classify import classify
 from router_config.dispatch import Sleep
 from router_config.gateway import Gateway
 from router_config.hooks import Clock, monotonic
+from router_config.key_ring import KeyRing
 from router_config.metrics import Metrics
 from router_config.plugin_settings import AlertSettings, FailoverSettings
+from router_config.rate_windows import RateWindows
 from router_config.registry import PluginDeps, build_plugins
 from router_config.schema import Deployment, RouterConfig
 from router_config.shared_redis import SharedRedis
@@ -46,6 +48,7 @@ def build_gateway(config: RouterConfig, timing: Timing, span_exporter: Any = Non
     handle = build_router(config)
     probe = health_probe(handle.router, config.plugins.failover, timing.clock)
     ledger = SpendLedger(redis)
+    keys = KeyRing(config.deployments, config.plugins.keys, redis, alerter, metrics, timing.now)
     deps = PluginDeps(
         config=config,
         clock=timing.clock,
@@ -54,6 +57,7 @@ def build_gateway(config: RouterConfig, timing: Timing, span_exporter: Any = Non
         redis=redis,
         now=timing.now,
         ledger=ledger,
+        windows=RateWindows(redis, timing.now),
         probe=probe,
         span_exporter=span_exporter,
     )
@@ -66,6 +70,7 @@ def build_gateway(config: RouterConfig, timing: Timing, span_exporter: Any = Non
         alerter=alerter,
         redis=redis,
         ledger=ledger,
+        keys=keys,
         sleep=timing.sleep,
         jitter=timing.jitter,
     )

@@ -46,8 +46,10 @@ class FakeProvider:
             "mode": Counter(),
             "model": Counter(),
             "path": Counter(),
+            "key": Counter(),
         }
         self._requests = 0
+        self._revoked: set[str] = set()
 
     # -- controls -----------------------------------------------------------------
     def set_mode(self, mode: str | None) -> None:
@@ -68,8 +70,14 @@ class FakeProvider:
                 "x-fake-reasoning-tokens": reasoning_tokens,
             }
 
+    def revoke_key(self, key: str) -> None:
+        """Answer 401 to every request made with ``key`` (a key rotated out at the provider)."""
+        with self._lock:
+            self._revoked.add(key)
+
     def reset(self) -> None:
         with self._lock:
+            self._revoked.clear()
             self._usage_extra = {}
             self._override = self._override_model = None
             self._requests = 0
@@ -146,6 +154,13 @@ class FakeProvider:
             mode = choose(headers.get("x-fake-mode"), override, suffix, self.default_mode)
         except (orjson.JSONDecodeError, ValueError, AttributeError) as exc:
             await _json(send, 400, bodies.openai_error(400, f"bad request: {exc}", None))
+            return
+        key = _api_key(headers)
+        with self._lock:
+            self._counts["key"][key[-4:]] += 1
+            revoked = key in self._revoked
+        if revoked:
+            await _json(send, 401, bodies.openai_error(401, "Incorrect API key provided.", None))
             return
         served = (
             override_model
@@ -323,6 +338,12 @@ class _Reply:
         await send({"type": "http.response.body", "body": b""})
 
 
+def _api_key(headers: dict[str, str]) -> str:
+    """The key a request was made with: OpenAI's bearer token or Anthropic's x-api-key."""
+    bearer = headers.get("authorization", "").partition(" ")[2]
+    return bearer or headers.get("x-api-key", "")
+
+
 async def _read_body(receive: Receive) -> bytes:
     body = b""
     while True:
@@ -368,6 +389,9 @@ class FakeProviderServer(BackgroundServer):
 
     def set_usage(self, *, cached_tokens: int = 0, reasoning_tokens: int = 0) -> None:
         self.app.set_usage(cached_tokens=cached_tokens, reasoning_tokens=reasoning_tokens)
+
+    def revoke_key(self, key: str) -> None:
+        self.app.revoke_key(key)
 
     def stats(self) -> dict[str, Any]:
         return self.app.stats()

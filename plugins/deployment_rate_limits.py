@@ -1,0 +1,53 @@
+"""``DeploymentRateLimits``: keeps calls to each deployment within its ``rpm``/``tpm``.
+
+A deployment's ``litellm_params.rpm``/``tpm`` (LiteLLM's own keys) say what the
+provider account allows. Counting them ourselves, in Redis shared by every
+replica, means N replicas together stay under the provider's limit instead of
+each provoking 429s. A deployment at its limit is skipped for this request
+(reason ``rate_limited_local``) and the next one in the plan answers.
+"""
+
+from __future__ import annotations
+
+from router_config.hooks import Attempt, GatewayPlugin, RequestContext, SkipDeployment
+from router_config.metrics import Metrics
+from router_config.rate_windows import Limit, RateWindows, Verdict
+from router_config.schema import Deployment, RouterConfig
+
+
+class DeploymentRateLimits(GatewayPlugin):
+    """Skips a deployment whose requests or tokens per minute are used up."""
+
+    name = "deployment_rate_limits"
+
+    def __init__(self, config: RouterConfig, windows: RateWindows, metrics: Metrics) -> None:
+        self._limits = {
+            d.id: Limit(f"deployment:{d.id}", d.rpm, d.tpm)
+            for d in config.deployments
+            if d.rpm or d.tpm
+        }
+        self._windows = windows
+        self._metrics = metrics
+        self._admitted: dict[tuple[str, str], Verdict] = {}
+
+    async def before_attempt(self, ctx: RequestContext, deployment: Deployment) -> None:
+        limit = self._limits.get(deployment.id)
+        if limit is None:
+            return
+        estimate = ctx.prompt_tokens_estimate + (ctx.max_output_tokens or 0)
+        verdict = await self._windows.admit([limit], estimate)
+        if verdict.refused is not None:
+            self._metrics.rate_limited.labels("deployment").inc()
+            raise SkipDeployment("rate_limited_local")
+        self._admitted[(ctx.request_id, deployment.id)] = verdict
+
+    async def after_attempt(self, ctx: RequestContext, attempt: Attempt) -> None:
+        if attempt.outcome == "streaming":
+            return  # settled when the stream ends and the usage is known
+        verdict = self._admitted.pop((ctx.request_id, attempt.deployment.id), None)
+        if verdict is not None:
+            await self._windows.settle(verdict, attempt.usage.total_tokens)
+
+    async def on_request_end(self, ctx: RequestContext) -> None:
+        for key in [k for k in self._admitted if k[0] == ctx.request_id]:
+            await self._windows.settle(self._admitted.pop(key), 0)  # a stream never settled

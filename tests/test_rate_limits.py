@@ -1,0 +1,123 @@
+"""Client and deployment rate limits: shared by replicas through Redis, OpenAI's headers and 429."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+
+from router_config.wiring import Timing
+from tests.conftest import BASE_CONFIG, ConfigFactory, Providers
+from tests.failover_support import FakeClock
+
+CLIENT_KEY = "sk-client-rate-limit-test-0001"
+
+
+def limited(redis_url: str | None, *, rpm: int | None = None, team_tpm: int | None = None) -> str:
+    key_limit = f"\n      rpm: {rpm}" if rpm else ""
+    team = f"  rate_limits:\n    teams:\n      search: {{tpm: {team_tpm}}}\n" if team_tpm else ""
+    text = (
+        "router_plugins:\n"
+        "  client_keys:\n"
+        "    - key: os.environ/CLIENT_KEY\n      team: search\n"
+        f"      alias: search-app{key_limit}\n" + team
+    )
+    return text + (f"router_settings:\n  redis_url: {redis_url}\n" if redis_url else "")
+
+
+def chat(base_url: str, **extra: object) -> httpx.Response:
+    return httpx.post(
+        f"{base_url}/v1/chat/completions",
+        headers={"authorization": f"Bearer {CLIENT_KEY}"},
+        json={"model": "chat", "messages": [{"role": "user", "content": "hi"}], **extra},
+        timeout=10,
+    )
+
+
+def test_requests_per_minute_are_shared_by_two_replicas(
+    make_config: ConfigFactory, serve, providers: Providers, redis_url: str
+) -> None:
+    clock = FakeClock(start=6_000_000.0)  # the start of a one-minute window
+    config = make_config(limited(redis_url, rpm=3), CLIENT_KEY=CLIENT_KEY)
+    one, two = serve(config, timing=Timing(now=clock)), serve(config, timing=Timing(now=clock))
+
+    remaining = [
+        chat(gw.base_url).headers["x-ratelimit-remaining-requests"] for gw in (one, two, one)
+    ]
+    assert remaining == ["2", "1", "0"]
+
+    refused = chat(two.base_url)
+    assert refused.status_code == 429
+    assert refused.json()["error"] == {
+        "message": "Rate limit reached for key:search-app on requests per minute: limit 3, "
+        "used 3. Please try again in 60s.",
+        "type": "requests",
+        "param": None,
+        "code": "rate_limit_exceeded",
+    }
+    assert refused.headers["retry-after"] == "60"
+    assert refused.headers["x-ratelimit-limit-requests"] == "3"
+    assert refused.headers["x-ratelimit-remaining-requests"] == "0"
+    assert refused.headers["x-ratelimit-reset-requests"] == "1m0s"
+    assert providers.openai.stats()["requests"] == 3  # the refused request reached no provider
+
+    client = openai.OpenAI(base_url=one.openai_base, api_key=CLIENT_KEY, max_retries=0)
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
+
+    clock.advance(60)  # the next window
+    again = chat(one.base_url)
+    assert again.status_code == 200 and again.headers["x-ratelimit-remaining-requests"] == "2"
+
+
+def test_tokens_are_reserved_then_settled_to_real_usage(
+    make_config: ConfigFactory, serve, redis_url: str
+) -> None:
+    clock = FakeClock(start=6_000_000.0)
+    gateway = serve(
+        make_config(limited(redis_url, team_tpm=50), CLIENT_KEY=CLIENT_KEY),
+        timing=Timing(now=clock),
+    )
+    # "hi" is estimated at 5 prompt tokens; max_tokens 30 reserves 35 of the 50.
+    first = chat(gateway.base_url, max_tokens=30)
+    assert first.headers["x-ratelimit-limit-tokens"] == "50"
+    assert first.headers["x-ratelimit-remaining-tokens"] == "15"
+    # The fake provider reported 8 tokens: the reservation was settled to 8, so 35 more fit.
+    second = chat(gateway.base_url, max_tokens=30)
+    assert second.headers["x-ratelimit-remaining-tokens"] == "7"
+    refused = chat(gateway.base_url, max_tokens=30)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["type"] == "tokens"
+    assert "x-ratelimit-remaining-requests" not in refused.headers  # no request limit set
+
+
+def test_limits_hold_in_memory_without_redis(make_config: ConfigFactory, serve) -> None:
+    clock = FakeClock(start=6_000_000.0)
+    gateway = serve(
+        make_config(limited(None, rpm=1), CLIENT_KEY=CLIENT_KEY), timing=Timing(now=clock)
+    )
+    assert chat(gateway.base_url).status_code == 200
+    assert chat(gateway.base_url).status_code == 429
+
+
+def test_a_deployment_at_its_rpm_is_skipped_on_every_replica(
+    make_config: ConfigFactory, serve, providers: Providers, redis_url: str
+) -> None:
+    clock = FakeClock(start=6_000_000.0)
+    config = make_config(
+        f"router_settings:\n  redis_url: {redis_url}\n",
+        text=BASE_CONFIG.replace("      order: 1\n", "      order: 1\n      rpm: 2\n", 1),
+    )
+    one, two = serve(config, timing=Timing(now=clock)), serve(config, timing=Timing(now=clock))
+    providers_used = [
+        httpx.post(
+            f"{gw.base_url}/v1/chat/completions",
+            json={"model": "chat", "messages": [{"role": "user", "content": "hi"}]},
+            timeout=10,
+        ).headers["x-router-provider"]
+        for gw in (one, two, one, two)
+    ]
+    assert providers_used == ["openai", "openai", "anthropic", "anthropic"]
+    assert providers.openai.stats()["requests"] == 2
+    metrics = httpx.get(f"{one.base_url}/metrics").text
+    assert 'llm_router_rate_limited_total{scope="deployment"} 1.0' in metrics
