@@ -161,6 +161,10 @@ class LangfuseLogger(GatewayPlugin):
         root.end()
 
     async def close(self) -> None:
-        """Flush what is batched, but never hold shutdown longer than the timeout."""
+        """Flush what is batched, but never hold shutdown longer than the timeout.
+
+        A flush, not a shutdown: the SDK keeps one client per public key in the process,
+        which a reloaded gateway goes on using; the SDK shuts it down itself at exit.
+        """
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.to_thread(self._client.shutdown), self._flush_timeout_s)
+            await asyncio.wait_for(asyncio.to_thread(self._client.flush), self._flush_timeout_s)

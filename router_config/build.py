@@ -48,6 +48,12 @@ class RouterHandle:
     _saved: dict[str, Any] = field(default_factory=dict)
     _closed: bool = False
 
+    def take_over(self, old: RouterHandle) -> None:
+        """This handle replaces ``old`` (a reload): LiteLLM's shared clients stay open for us,
+        and the globals as they were before ``old`` are what we restore at the end."""
+        self._saved = old._saved
+        old._closed = True
+
     async def aclose(self) -> None:
         """Close LiteLLM's cached HTTP clients, then restore its module globals.
 

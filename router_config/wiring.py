@@ -40,10 +40,16 @@ class Timing:
     jitter: Callable[[], float] = random.random
 
 
-def build_gateway(config: RouterConfig, timing: Timing, span_exporter: Any = None) -> Gateway:
-    """Everything a running gateway needs, not yet started."""
+def build_gateway(
+    config: RouterConfig,
+    timing: Timing,
+    span_exporter: Any = None,
+    *,
+    metrics: Metrics | None = None,
+) -> Gateway:
+    """Everything a running gateway needs, not yet started; ``metrics`` carry over a reload."""
     redis = SharedRedis(config.redis_url) if config.redis_url else None
-    metrics = Metrics()
+    metrics = metrics or Metrics()
     alerter = Alerter(alert_sinks(config.plugins.alerts), redis, timing.now, metrics)
     handle = build_router(config)
     probe = health_probe(handle.router, config.plugins.failover, timing.clock)
