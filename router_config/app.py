@@ -18,7 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from fastapi import FastAPI, Request
@@ -39,6 +39,7 @@ from router_config.http_errors import install_error_handlers
 from router_config.live import ConfigSource, Generation, LiveGateway
 from router_config.loader import load_config
 from router_config.logs import configure_logging, emit
+from router_config.openapi import install_openapi
 from router_config.schema import RouterConfig
 from router_config.spend_report import spend
 from router_config.sse import sse_events
@@ -111,6 +112,7 @@ def create_app(
     app = FastAPI(title="llm-router", version="0.1.0", lifespan=lifespan)
     app.state.live = live
     install_error_handlers(app)
+    install_openapi(app)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next: Any) -> Response:
@@ -171,11 +173,9 @@ def create_app(
         )
 
     @app.get("/admin/spend")
-    async def admin_spend(request: Request, period: str = "month") -> Response:
+    async def admin_spend(request: Request, period: Literal["day", "month"] = "month") -> Response:
         current = live.current
         current.auth.admin(request.headers)
-        if period not in ("day", "month"):
-            raise InvalidRequest("period must be 'day' or 'month'.", param="period")
         when = dt.datetime.fromtimestamp(timing.now(), dt.UTC)
         report = await spend(current.gateway.ledger, period, when)
         return Response(orjson.dumps(report), media_type="application/json")
@@ -284,7 +284,10 @@ def _on_sighup(reload: Callable[[], Coroutine[Any, Any, Response]]) -> Callable[
 
 
 def _config_error_response(exc: ConfigError) -> Response:
-    """400 with every issue of the rejected config, each with its key path and fix."""
+    """409 with every issue of the rejected config, each with its key path and fix.
+
+    409, not 400: the request is fine, the config file on disk is what conflicts.
+    """
     error = {
         "message": str(exc),
         "type": "invalid_request_error",
@@ -292,7 +295,7 @@ def _config_error_response(exc: ConfigError) -> Response:
         "code": "invalid_config",
         "issues": [{"path": i.path, "message": i.message, "fix": i.fix} for i in exc.issues],
     }
-    return Response(orjson.dumps({"error": error}), status_code=400, media_type="application/json")
+    return Response(orjson.dumps({"error": error}), status_code=409, media_type="application/json")
 
 
 def _deadline_s(headers: Any, configured: float) -> float:

@@ -32,6 +32,7 @@ from router_config.key_ring import KeyChoice, KeyRing
 from router_config.planner import Planner
 from router_config.plugin_settings import FailoverSettings
 from router_config.pricing import cost_usd, usage_from
+from router_config.redact import redact
 from router_config.schema import Deployment
 
 # Failures worth retrying on the same deployment (a timeout is not: it already cost the most).
@@ -286,4 +287,4 @@ def _safe_message(exc: BaseException) -> str:
     text = text.split("\n\nLiteLLM:", 1)[0].split("\nReceived Model Group", 1)[0]
     for prefix in ("litellm.", "BadRequestError: ", "OpenAIException - ", "AnthropicException - "):
         text = text.removeprefix(prefix)
-    return text.strip()[:300]
+    return redact(text.strip())[:300]

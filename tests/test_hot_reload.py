@@ -111,7 +111,7 @@ def test_an_invalid_config_is_refused_and_the_old_one_keeps_serving(
         refused = httpx.post(f"{gateway.base_url}/admin/reload", headers=ADMIN)
     finally:
         logger.removeHandler(caplog.handler)
-    assert refused.status_code == 400
+    assert refused.status_code == 409
     error = refused.json()["error"]
     assert error["code"] == "invalid_config"
     assert [i["path"] for i in error["issues"]] == [

@@ -160,7 +160,9 @@ class FakeProvider:
             self._counts["key"][key[-4:]] += 1
             revoked = key in self._revoked
         if revoked:
-            await _json(send, 401, bodies.openai_error(401, "Incorrect API key provided.", None))
+            # Worst case on purpose: the whole key echoed back (real providers mask part of it).
+            message = f"Incorrect API key provided: {key}."
+            await _json(send, 401, bodies.openai_error(401, message, None))
             return
         served = (
             override_model
