@@ -48,9 +48,29 @@ def summary(config: RouterConfig) -> str:
     ):
         for source, targets in table.items():
             lines.append(f"{kind}: {source} -> {', '.join(targets)}")
-    lines += ["", *budget_lines(config)]
+    lines += ["", *budget_lines(config), *_limit_lines(config)]
     lines += [f"warning: {w}" for w in config.warnings]
     return "\n".join(lines)
+
+
+def _limit_lines(config: RouterConfig) -> list[str]:
+    """Rate limits and key rotation, so an engineer sees what the file turns on."""
+    out: list[str] = []
+    for dep in config.deployments:
+        if dep.rpm or dep.tpm:
+            out.append(f"outbound limit: {dep.id} {_rate(dep.rpm, dep.tpm)} (shared by replicas)")
+        if len(dep.api_keys) > 1:
+            out.append(f"key rotation: {dep.id} has {len(dep.api_keys)} keys")
+    for key in config.client_keys:
+        if key.rpm or key.tpm:
+            out.append(f"client limit: key {key.alias} (team {key.team}) {_rate(key.rpm, key.tpm)}")
+    for team, limit in config.plugins.rate_limits.teams.items():
+        out.append(f"client limit: team {team} {_rate(limit.rpm, limit.tpm)}")
+    return out
+
+
+def _rate(rpm: int | None, tpm: int | None) -> str:
+    return ", ".join(f"{v} {unit}" for v, unit in ((rpm, "rpm"), (tpm, "tpm")) if v)
 
 
 def _per_million(value: float | None) -> str:

@@ -121,3 +121,13 @@ def test_a_deployment_at_its_rpm_is_skipped_on_every_replica(
     assert providers.openai.stats()["requests"] == 2
     metrics = httpx.get(f"{one.base_url}/metrics").text
     assert 'llm_router_rate_limited_total{scope="deployment"} 1.0' in metrics
+
+
+def test_check_reports_the_limits_a_config_turns_on(make_config: ConfigFactory) -> None:
+    from router_config.report import summary
+
+    text = BASE_CONFIG.replace("      order: 1\n", "      order: 1\n      rpm: 2\n", 1)
+    report = summary(make_config(limited(None, rpm=3, team_tpm=50), text=text, CLIENT_KEY="k"))
+    assert "outbound limit: openai-primary 2 rpm (shared by replicas)" in report
+    assert "client limit: key search-app (team search) 3 rpm" in report
+    assert "client limit: team search 50 tpm" in report
