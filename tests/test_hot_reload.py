@@ -188,3 +188,33 @@ def wait_for(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
             return True
         time.sleep(0.1)
     return False
+
+
+def test_tracing_goes_on_after_a_reload(serve, providers: Providers, config_file: Path) -> None:
+    from langfuse._client.resource_manager import LangfuseResourceManager
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    config_file.write_text(
+        CONFIG + "router_plugins:\n  langfuse:\n    public_key: pk-lf-reload\n"
+        "    secret_key: sk-lf-reload\n    host: http://127.0.0.1:9\n"
+    )
+    env = {**providers.env(), "MASTER_KEY": MASTER, "ROTATED_KEY": KEY_OLD}
+    exporter = InMemorySpanExporter()
+    try:
+        gateway = serve(
+            load_config(config_file, environ=env),
+            reload_from=lambda: load_config(config_file, environ=env),
+            span_exporter=exporter,
+        )
+        assert httpx.post(f"{gateway.base_url}/admin/reload", headers=ADMIN).status_code == 200
+        answer = httpx.post(
+            f"{gateway.base_url}/v1/chat/completions",
+            headers={**ADMIN, "x-request-id": "after-reload"},
+            json={"model": "chat", "messages": [{"role": "user", "content": "hi"}]},
+        )
+        assert answer.status_code == 200
+        gateway.stop()  # flushes
+        traced = [s for s in exporter.get_finished_spans() if "after-reload" in str(s.attributes)]
+        assert {s.name for s in traced} >= {"chat", "llm:openai"}
+    finally:
+        LangfuseResourceManager.reset()
