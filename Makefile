@@ -30,8 +30,11 @@ lint: $(STAMP)
 drill: $(STAMP)
 	LITELLM_LOCAL_MODEL_COST_MAP=True $(BIN)/llm-router drill
 
+## Side by side on loopback: fake provider direct, llm-router (1 and 2 workers), LiteLLM's
+## proxy (installed into bench/.venv-litellm on first run). Writes bench/results/latest.md.
 bench: $(STAMP)
-	@echo "bench: not yet implemented (see the benchmarks issue)"
+	$(BIN)/pip install --quiet -e '.[bench]'
+	LITELLM_LOCAL_MODEL_COST_MAP=True $(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

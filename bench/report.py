@@ -1,0 +1,101 @@
+"""The benchmark's table, its ratios against the targets, and a chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from load import LoadResult
+
+OURS = "llm-router, 1 worker"
+THEIRS = "LiteLLM proxy, 1 worker"
+DIRECT = "fake provider direct"
+
+
+def write_report(
+    results: dict[str, tuple[list[LoadResult], float]],
+    seconds: dict[int, int],
+    machine: str,
+    drill: str,
+    out_dir: Path,
+) -> str:
+    """Write ``latest.md`` (and ``latest.png`` when matplotlib is installed); return the text."""
+    lines = [
+        "# llm-router benchmark",
+        "",
+        machine,
+        "",
+        "wrk, " + ", ".join(f"{s} s at concurrency {c}" for c, s in seconds.items())
+        + "; requests = how many completed in that time.",
+        "",
+        "| target | conc. | requests | req/s | p50 ms | p99 ms | max ms | added p50 ms | errors "
+        "| peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    direct = {r.concurrency: r for r in results[DIRECT][0]}
+    for name, (runs, rss) in results.items():
+        for r in runs:
+            added = r.p50_ms - direct[r.concurrency].p50_ms
+            lines.append(
+                f"| {name} | {r.concurrency} | {r.requests} | {r.rps:.1f} | {r.p50_ms:.2f} "
+                f"| {r.p99_ms:.1f} | {r.max_ms:.1f} | {added:.2f} | {r.errors} | {rss:.0f} |"
+            )
+    lines += ["", *target_lines(results), ""]
+    if drill:
+        lines += ["## Failover (llm-router drill)", "", drill, ""]
+    text = "\n".join(lines)
+    (out_dir / "latest.md").write_text(text)
+    _chart(results, out_dir / "latest.png")
+    return text
+
+
+def target_lines(results: dict[str, tuple[list[LoadResult], float]]) -> list[str]:
+    """Each target of the benchmarks issue as a ratio measured in this run."""
+    if OURS not in results or THEIRS not in results:
+        return []
+    ours = {r.concurrency: r for r in results[OURS][0]}
+    theirs = {r.concurrency: r for r in results[THEIRS][0]}
+    direct = {r.concurrency: r for r in results[DIRECT][0]}
+
+    def added(by: dict[int, LoadResult]) -> float:
+        return max(by[1].p50_ms - direct[1].p50_ms, 0.001)
+
+    rows = [
+        ("throughput at c16, ours / LiteLLM", ours[16].rps / theirs[16].rps, ">=", 2.5),
+        ("throughput at c64, ours / LiteLLM", ours[64].rps / theirs[64].rps, ">=", 2.5),
+        ("added p50 at c1, ours / LiteLLM", added(ours) / added(theirs), "<=", 0.5),
+        ("p99 at c64, ours / LiteLLM", ours[64].p99_ms / theirs[64].p99_ms, "<=", 0.25),
+        ("peak RSS, ours / LiteLLM", results[OURS][1] / results[THEIRS][1], "<=", 0.75),
+    ]
+    two = results.get("llm-router, 2 workers")
+    out = ["| target | measured | goal | met |", "|---|---|---|---|"]
+    for label, value, op, goal in rows:
+        met = value >= goal if op == ">=" else value <= goal
+        out.append(f"| {label} | {value:.2f}x | {op} {goal}x | {'yes' if met else 'no'} |")
+    if two is not None:
+        scale = {r.concurrency: r for r in two[0]}[64].rps / ours[64].rps
+        out.append(f"| throughput at c64, 2 workers / 1 worker | {scale:.2f}x | (scale-out) | - |")
+    return out
+
+
+def _chart(results: dict[str, tuple[list[LoadResult], float]], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("bench: matplotlib is not installed, no chart (pip install -e '.[bench]')")
+        return
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, (runs, _) in results.items():
+        if name == DIRECT:
+            continue
+        levels = [r.concurrency for r in runs]
+        left.plot(levels, [r.rps for r in runs], marker="o", label=name)
+        right.plot(levels, [r.p99_ms for r in runs], marker="o", label=name)
+    left.set(title="throughput", xlabel="concurrency", ylabel="req/s", xscale="log")
+    right.set(title="p99 latency", xlabel="concurrency", ylabel="ms", xscale="log", yscale="log")
+    left.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

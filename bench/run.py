@@ -1,0 +1,152 @@
+"""``make bench``: the fake provider direct, llm-router (1 and 2 workers) and LiteLLM's own
+proxy, measured side by side in one run on loopback, plus the failure drill's timings.
+
+Load: wrk (see ``load.py``) at concurrency 1, 16 and 64, a fixed duration per level. Every server runs in its own process; llm-router with every plugin on
+and Redis (``llm_router.yaml``), LiteLLM's proxy with the same deployments and its
+defaults (``litellm_proxy.yaml``), from a separate venv (``litellm_env.py``).
+Writes ``bench/results/latest.md`` and ``latest.png`` and prints the table.
+
+Run: .venv/bin/python bench/run.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from litellm_env import ensure_litellm_proxy, litellm_version  # noqa: E402
+from load import LoadResult, ensure_wrk, run_wrk  # noqa: E402
+from report import write_report  # noqa: E402
+from servers import VENV_BIN, Server, free_port, start  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+MASTER = "sk-bench-master-key-0123456789abcdef"
+CLIENT = "sk-bench-client-key-0123456789abcdef"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+LEVELS = (1, 16, 64)
+FULL = {1: 5, 16: 10, 64: 10}  # seconds of load per concurrency level
+QUICK = {1: 1, 16: 1, 64: 1}
+
+
+class _LangfuseSink(BaseHTTPRequestHandler):
+    """A Langfuse that accepts every batch, so tracing runs as it would in production."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def measure(server: Server, counts: dict[int, int]) -> tuple[list[LoadResult], float]:
+    print(f"bench: {server.name}", flush=True)
+    run_wrk(server.url, server.key, 16, 2)  # warm-up: first calls, connection pools
+    results = []
+    for level in LEVELS:
+        result = run_wrk(server.url, server.key, level, counts[level])
+        print(
+            f"  c{level:<3} {result.rps:8.1f} req/s  p50 {result.p50_ms:7.2f} ms  "
+            f"p99 {result.p99_ms:8.2f} ms  errors {result.errors}",
+            flush=True,
+        )
+        results.append(result)
+    return results, server.peak_rss_mb()
+
+
+def drill_table() -> str:
+    out = subprocess.run(
+        [str(VENV_BIN / "llm-router"), "drill"], capture_output=True, text=True, check=False
+    ).stdout
+    return "\n".join(line for line in out.splitlines() if line.startswith("|"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run")
+    parser.add_argument("--no-drill", action="store_true")
+    args = parser.parse_args()
+    counts = QUICK if args.quick else FULL
+    (HERE / "results").mkdir(exist_ok=True)
+    for log in (HERE / "results").glob("*.log"):
+        log.unlink()
+    ensure_wrk()
+    litellm_cli = ensure_litellm_proxy()
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    sink = ThreadingHTTPServer(("127.0.0.1", 0), _LangfuseSink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+
+    fake_port = free_port()
+    fake = start(
+        "fake provider direct",
+        [str(VENV_BIN / "llm-router"), "fake-provider", "--port", str(fake_port)],
+        fake_port,
+        "/v1/models",
+        "",
+        {},
+    )
+    env = {
+        "FAKE_OPENAI_BASE": f"http://127.0.0.1:{fake_port}/v1",
+        "FAKE_BASE": f"http://127.0.0.1:{fake_port}",
+        "BENCH_MASTER_KEY": MASTER,
+        "BENCH_CLIENT_KEY": CLIENT,
+        "BENCH_REDIS_URL": REDIS_URL,
+        "BENCH_LANGFUSE_HOST": f"http://127.0.0.1:{sink.server_port}",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_MASTER_KEY": MASTER,
+    }
+    results: dict[str, tuple[list[LoadResult], float]] = {}
+    try:
+        results[fake.name] = measure(fake, counts)
+        for name, workers in (("llm-router, 1 worker", 1), ("llm-router, 2 workers", 2)):
+            port = free_port()
+            argv = [str(VENV_BIN / "llm-router"), "serve", "-c", str(HERE / "llm_router.yaml")]
+            server = start(
+                name, [*argv, "--port", str(port), "--workers", str(workers)], port, "/health",
+                CLIENT, env,
+            )
+            try:
+                results[name] = measure(server, counts)
+            finally:
+                server.stop()
+        port = free_port()
+        server = start(
+            "LiteLLM proxy, 1 worker",
+            [str(litellm_cli), "--config", str(HERE / "litellm_proxy.yaml"), "--port", str(port)],
+            port,
+            "/health/liveliness",
+            MASTER,
+            env,
+        )
+        try:
+            results[server.name] = measure(server, counts)
+        finally:
+            server.stop()
+    finally:
+        fake.stop()
+        sink.shutdown()
+    drill = "" if args.no_drill else drill_table()
+    machine = (
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, litellm {litellm_version()}, load: wrk"
+        + (" (quick smoke run: tiny counts, not comparable)" if args.quick else "")
+    )
+    print(write_report(results, counts, machine, drill, HERE / "results"))
+
+
+if __name__ == "__main__":
+    main()
