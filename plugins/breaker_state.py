@@ -42,6 +42,29 @@ class BreakerStore:
             key = self._key(dep)
             await self._redis.run(lambda c: c.hset(key, mapping=values), None)  # type: ignore[arg-type,return-value]
 
+    async def update_and_incr(
+        self, dep: str, fields: Mapping[str, str | float | int], field: str
+    ) -> int:
+        """``update(fields)`` then ``incr(field)`` in one Redis round trip: the hot path."""
+        values = {k: str(v) for k, v in fields.items()}
+        local = self._local.setdefault(dep, {})
+        local.update(values)
+        local[field] = str(int(local.get(field, "0")) + 1)
+        if self._redis is not None and self._redis.available:
+            key = self._key(dep)
+
+            async def op(client: Any) -> int:
+                async with client.pipeline(transaction=False) as pipe:
+                    pipe.hset(key, mapping=values)
+                    pipe.hincrby(key, field, 1)
+                    return int((await pipe.execute())[1])
+
+            value = await self._redis.run(op, _MISS)
+            if value is not _MISS:
+                local[field] = str(value)
+                return int(value)
+        return int(local[field])
+
     async def incr(self, dep: str, field: str, by: int = 1) -> int:
         local = self._local.setdefault(dep, {})
         local[field] = str(int(local.get(field, "0")) + by)

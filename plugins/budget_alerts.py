@@ -117,21 +117,27 @@ class BudgetAlerts(GatewayPlugin):
         estimate, reserved = self._reserved.pop((ctx.request_id, dep.id), (0.0, []))
         if not reserved:  # a retry of a reserved attempt: count its cost as committed too
             reserved = [(periods(when)[kind], field) for field, kind, _ in self._scopes(ctx, dep)]
-        for pid, field in reserved:
-            await self._ledger.add(pid, f"committed:{field}", cost - estimate)
+        changes = [(pid, f"committed:{field}", cost - estimate) for pid, field in reserved]
         for pid in periods(when).values():
-            for field in (
-                f"provider:{dep.provider}",
-                f"group:{ctx.group}",
-                f"team:{ctx.team}",
-                f"deployment:{dep.id}",
-            ):
-                await self._ledger.add(pid, field, cost)
-            await self._ledger.add(pid, f"attempts:provider:{dep.provider}", 1)
+            changes += [
+                (pid, field, cost)
+                for field in (
+                    f"provider:{dep.provider}",
+                    f"group:{ctx.group}",
+                    f"team:{ctx.team}",
+                    f"deployment:{dep.id}",
+                )
+            ]
+            changes.append((pid, f"attempts:provider:{dep.provider}", 1))
+        values = await self._ledger.add_many(changes)  # one round trip for all of them
+        committed = dict(zip(reserved, values, strict=False))
         for field, kind, cap in self._scopes(ctx, dep):
-            committed = (await self._ledger.read(periods(when)[kind])).get(f"committed:{field}", 0)
-            self._gauge.labels(field, kind).set(committed / cap)
-            await self._forecast(field, kind, periods(when)[kind], committed, cap, when)
+            pid = periods(when)[kind]
+            spent = committed.get((pid, field))
+            if spent is None:
+                spent = (await self._ledger.read(pid)).get(f"committed:{field}", 0)
+            self._gauge.labels(field, kind).set(spent / cap)
+            await self._forecast(field, kind, pid, spent, cap, when)
 
     async def _thresholds(
         self, field: str, kind: str, pid: str, committed: float, cap: float, when: dt.datetime

@@ -121,10 +121,10 @@ class CircuitBreaker(GatewayPlugin):
         fields: dict[str, Any] = {"ewma_ms": _ewma(state.get("ewma_ms"), latency_ms)}
         if state.get("window") != window:
             fields.update(window=window, win_total=0, win_failed=0)
-        await self._store.update(dep.id, fields)
-        total = await self._store.incr(dep.id, "win_total")
         if ok:
-            await self._store.update(dep.id, {"consecutive": 0})
+            fields["consecutive"] = 0
+        total = await self._store.update_and_incr(dep.id, fields, "win_total")
+        if ok:
             if state.get("state", "closed") != "closed":
                 await self._close(dep)
             return

@@ -10,7 +10,7 @@ Increments are atomic (HINCRBYFLOAT), so concurrent replicas never lose spend.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from router_config.shared_redis import SharedRedis
@@ -43,20 +43,30 @@ class SpendLedger:
 
     async def add(self, period: str, field: str, amount: float) -> float:
         """Add ``amount`` (may be negative); return the new value."""
-        local = self._local.setdefault(period, {})
-        local[field] = local.get(field, 0.0) + amount
+        return (await self.add_many([(period, field, amount)]))[0]
+
+    async def add_many(self, changes: Sequence[tuple[str, str, float]]) -> list[float]:
+        """Several ``(period, field, amount)`` increments in one Redis round trip (pipelined,
+        each atomic); the new values, in order."""
+        for period, field, amount in changes:
+            local = self._local.setdefault(period, {})
+            local[field] = local.get(field, 0.0) + amount
         if self._redis is not None and self._redis.available:
-            key = self._redis.key("spend", period)
+            redis = self._redis
 
-            async def op(client: Any) -> float:
-                value = float(await client.hincrbyfloat(key, field, amount))
-                await client.expire(key, KEEP_S)
-                return value
+            async def op(client: Any) -> list[float]:
+                async with client.pipeline(transaction=False) as pipe:
+                    for period, field, amount in changes:
+                        pipe.hincrbyfloat(redis.key("spend", period), field, amount)
+                    for period in {period for period, _, _ in changes}:
+                        pipe.expire(redis.key("spend", period), KEEP_S)
+                    results = await pipe.execute()
+                return [float(v) for v in results[: len(changes)]]
 
-            value = await self._redis.run(op, _MISS)
-            if value is not _MISS:
-                return float(value)
-        return local[field]
+            values = await redis.run(op, _MISS)
+            if values is not _MISS:
+                return list(values)
+        return [self._local[period][field] for period, field, _ in changes]
 
     async def read(self, period: str) -> Mapping[str, float]:
         if self._redis is not None and self._redis.available:
