@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import logging
 import re
 import signal
@@ -102,6 +103,10 @@ def create_app(
                 message="no master_key or client_keys configured: every caller is let in",
             )
         hup = _on_sighup(reload)
+        # Everything imported and built so far lives as long as the process: moving it out of
+        # the collector's reach makes full collections (tail-latency pauses) far cheaper.
+        gc.collect()
+        gc.freeze()
         emit("started", config=config.source, deployments=len(config.deployments))
         try:
             yield
