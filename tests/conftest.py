@@ -65,6 +65,15 @@ def _fresh_providers(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture
+def fresh_langfuse() -> Iterator[None]:
+    """Langfuse keeps one client per public key in the process: forget it after the test."""
+    yield
+    from langfuse._client.resource_manager import LangfuseResourceManager
+
+    LangfuseResourceManager.reset()
+
+
+@pytest.fixture
 def redis_url() -> Iterator[str]:
     """A real Redis database of the tests' own, empty at start and flushed after."""
     client = redis.Redis.from_url(TEST_REDIS_URL)

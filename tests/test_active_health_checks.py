@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 
 from tests.conftest import ConfigFactory, Providers
+from tests.failover_support import wait_for
 
 PROBING = "\nrouter_plugins:\n  breaker:\n    health_check_interval_s: 0.05\n"
 
@@ -14,15 +13,6 @@ PROBING = "\nrouter_plugins:\n  breaker:\n    health_check_interval_s: 0.05\n"
 def state(gateway, deployment: str) -> str:  # type: ignore[no-untyped-def]
     health = httpx.get(f"{gateway.base_url}/health/providers").json()["deployments"]
     return str(health[deployment]["state"])
-
-
-def wait_for(predicate, seconds: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_probes_open_the_breaker_of_a_failing_deployment_without_user_traffic(

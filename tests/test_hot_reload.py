@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +16,7 @@ import pytest
 
 from router_config.loader import load_config
 from tests.conftest import BASE_CONFIG, Providers
+from tests.failover_support import wait_for
 
 MASTER = "sk-master-reload-test-0001"
 KEY_OLD = "sk-provider-key-old-1111"
@@ -181,17 +181,8 @@ def group_names(base: str) -> list[str] | None:
     return [m["id"] for m in data]
 
 
-def wait_for(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
-
-
+@pytest.mark.usefixtures("fresh_langfuse")
 def test_tracing_goes_on_after_a_reload(serve, providers: Providers, config_file: Path) -> None:
-    from langfuse._client.resource_manager import LangfuseResourceManager
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     config_file.write_text(
@@ -200,21 +191,18 @@ def test_tracing_goes_on_after_a_reload(serve, providers: Providers, config_file
     )
     env = {**providers.env(), "MASTER_KEY": MASTER, "ROTATED_KEY": KEY_OLD}
     exporter = InMemorySpanExporter()
-    try:
-        gateway = serve(
-            load_config(config_file, environ=env),
-            reload_from=lambda: load_config(config_file, environ=env),
-            span_exporter=exporter,
-        )
-        assert httpx.post(f"{gateway.base_url}/admin/reload", headers=ADMIN).status_code == 200
-        answer = httpx.post(
-            f"{gateway.base_url}/v1/chat/completions",
-            headers={**ADMIN, "x-request-id": "after-reload"},
-            json={"model": "chat", "messages": [{"role": "user", "content": "hi"}]},
-        )
-        assert answer.status_code == 200
-        gateway.stop()  # flushes
-        traced = [s for s in exporter.get_finished_spans() if "after-reload" in str(s.attributes)]
-        assert {s.name for s in traced} >= {"chat", "llm:openai"}
-    finally:
-        LangfuseResourceManager.reset()
+    gateway = serve(
+        load_config(config_file, environ=env),
+        reload_from=lambda: load_config(config_file, environ=env),
+        span_exporter=exporter,
+    )
+    assert httpx.post(f"{gateway.base_url}/admin/reload", headers=ADMIN).status_code == 200
+    answer = httpx.post(
+        f"{gateway.base_url}/v1/chat/completions",
+        headers={**ADMIN, "x-request-id": "after-reload"},
+        json={"model": "chat", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert answer.status_code == 200
+    gateway.stop()  # flushes
+    traced = [s for s in exporter.get_finished_spans() if "after-reload" in str(s.attributes)]
+    assert {s.name for s in traced} >= {"chat", "llm:openai"}

@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from langfuse._client.resource_manager import LangfuseResourceManager
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.conftest import ConfigFactory, Providers
@@ -26,11 +25,7 @@ router_plugins:
 """
 SECRET_PROMPT = "my password is hunter2"
 
-
-@pytest.fixture(autouse=True)
-def _fresh_langfuse() -> Any:
-    yield
-    LangfuseResourceManager.reset()
+pytestmark = pytest.mark.usefixtures("fresh_langfuse")
 
 
 def run(

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from langfuse._client.resource_manager import LangfuseResourceManager
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.conftest import BASE_CONFIG, ConfigFactory, Providers
@@ -31,11 +30,7 @@ CONFIG = (
     + "general_settings:\n  master_key: os.environ/MASTER_KEY\n"
 )
 
-
-@pytest.fixture(autouse=True)
-def _fresh_langfuse() -> Any:
-    yield
-    LangfuseResourceManager.reset()
+pytestmark = pytest.mark.usefixtures("fresh_langfuse")
 
 
 def test_no_secret_appears_anywhere(
