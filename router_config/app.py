@@ -1,10 +1,9 @@
 """The FastAPI app: translates HTTP to gateway calls and back, nothing more.
 
-Routes: ``POST /v1/chat/completions`` (JSON or SSE), ``GET /v1/models``,
+Routes: ``POST /v1/chat/completions`` (JSON or SSE, see ``http_chat``), ``GET /v1/models``,
 ``GET /health`` (liveness), ``GET /health/readiness``, and for the master key
-``GET /health/providers``, ``GET /admin/spend`` and ``POST /admin/reload``. The body is read
-with a size limit before parsing, parameters are validated (credentials
-refused), and the caller is authenticated before any provider is called.
+``GET /health/providers``, ``GET /admin/spend`` and ``POST /admin/reload`` (hot reload,
+also on SIGHUP, see ``live``).
 """
 
 from __future__ import annotations
@@ -23,27 +22,20 @@ from typing import Any, Literal
 
 import orjson
 from fastapi import FastAPI, Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from plugins.version_history import config_hash
-from router_config.chat_request import parse_chat_request
 from router_config.errors import (
     ConfigError,
-    InvalidRequest,
-    ModelNotFound,
-    PayloadTooLarge,
-    PermissionDenied,
 )
-from router_config.gateway import Gateway
-from router_config.hooks import RequestContext
+from router_config.http_chat import request_context, respond
 from router_config.http_errors import install_error_handlers
-from router_config.live import ConfigSource, Generation, LiveGateway
+from router_config.live import ConfigSource, LiveGateway
 from router_config.loader import load_config
 from router_config.logs import configure_logging, emit
 from router_config.openapi import install_openapi
 from router_config.schema import RouterConfig
 from router_config.spend_report import spend
-from router_config.sse import sse_events
 from router_config.wiring import Timing
 
 log = logging.getLogger("llm_router.app")
@@ -132,11 +124,11 @@ def create_app(
     async def chat_completions(request: Request) -> Response:
         generation = live.acquire()  # the whole request runs on this config, even if reloaded
         try:
-            ctx = await _request_context(generation, request, clock())
+            ctx = await request_context(generation, request, clock())
         except BaseException:
             live.release(generation)
             raise
-        return await _respond(generation.gateway, ctx, lambda: live.release(generation))
+        return await respond(generation.gateway, ctx, lambda: live.release(generation))
 
     @app.get("/v1/models")
     @app.get("/models", include_in_schema=False)
@@ -202,71 +194,6 @@ def create_app(
     return app
 
 
-async def _request_context(generation: Generation, request: Request, now: float) -> RequestContext:
-    """Authenticate, read and validate the request, before any provider is called."""
-    config = generation.config
-    caller = generation.auth.caller(request.headers)
-    limits = config.plugins.server
-    body = await _read_json(request, limits.max_body_bytes)
-    chat = parse_chat_request(body, max_messages=limits.max_messages)
-    group, _, version = chat.model.partition("@")
-    version = version or request.headers.get("x-router-model-version") or ""
-    if group not in config.groups:
-        raise ModelNotFound(
-            f"The model '{group}' does not exist; see GET /v1/models.", param="model"
-        )
-    if not caller.may_use(group):
-        raise PermissionDenied(f"This key may not use model '{group}'.", param="model")
-    params = chat.provider_params()
-    wants_usage = bool((chat.stream_options or {}).get("include_usage"))
-    if chat.stream:
-        params["stream_options"] = {**(chat.stream_options or {}), "include_usage": True}
-    return RequestContext(
-        request_id=request.state.request_id,
-        team=caller.team,
-        key_alias=caller.alias,
-        group=group,
-        required_version=version or None,
-        messages=chat.message_dicts(),
-        params=params,
-        stream=chat.stream,
-        headers={k.lower(): v for k, v in request.headers.items()},
-        started=now,
-        deadline=now + _deadline_s(request.headers, config.plugins.failover.deadline_s),
-        wants_usage=wants_usage,
-    )
-
-
-async def _respond(gateway: Gateway, ctx: RequestContext, done: Callable[[], None]) -> Response:
-    """Serve ``ctx``; ``done`` runs once the request is over (for a stream: after its end)."""
-
-    async def finish() -> None:
-        try:
-            await gateway.finish(ctx)
-        finally:
-            done()
-
-    try:
-        reply = await gateway.serve(ctx)
-    except BaseException as exc:
-        ctx.outcome = getattr(exc, "code", None) or "error"
-        ctx.status = getattr(exc, "status_code", 500)
-        await finish()
-        raise
-    if reply.chunks is None:
-        try:
-            return Response(
-                orjson.dumps(reply.body), media_type="application/json", headers=reply.headers
-            )
-        finally:
-            await finish()
-    return StreamingResponse(
-        sse_events(reply.chunks, finish),
-        media_type="text/event-stream",
-        headers=reply.headers,
-    )
-
-
 def _on_sighup(reload: Callable[[], Coroutine[Any, Any, Response]]) -> Callable[[], None]:
     """Reload on SIGHUP where this process can take signals; returns the undo."""
     loop = asyncio.get_running_loop()
@@ -301,34 +228,3 @@ def _config_error_response(exc: ConfigError) -> Response:
         "issues": [{"path": i.path, "message": i.message, "fix": i.fix} for i in exc.issues],
     }
     return Response(orjson.dumps({"error": error}), status_code=409, media_type="application/json")
-
-
-def _deadline_s(headers: Any, configured: float) -> float:
-    """The request's deadline: the config's, lowered (never raised) by ``x-router-timeout-ms``."""
-    given = headers.get("x-router-timeout-ms")
-    if given is None:
-        return configured
-    try:
-        wanted = float(given) / 1000
-    except ValueError:
-        raise InvalidRequest(
-            "x-router-timeout-ms must be a number of milliseconds.", param="x-router-timeout-ms"
-        ) from None
-    if wanted <= 0:
-        raise InvalidRequest("x-router-timeout-ms must be positive.", param="x-router-timeout-ms")
-    return min(configured, wanted)
-
-
-async def _read_json(request: Request, limit: int) -> Any:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The request body is over the {limit}-byte limit.")
-    body = bytearray()
-    async for part in request.stream():
-        body += part
-        if len(body) > limit:
-            raise PayloadTooLarge(f"The request body is over the {limit}-byte limit.")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("The request body is not valid JSON.") from None
