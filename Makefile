@@ -23,8 +23,8 @@ test: $(STAMP) lint
 	LITELLM_LOCAL_MODEL_COST_MAP=True $(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check router_config plugins tests
-	$(BIN)/ruff format --check router_config plugins tests
+	$(BIN)/ruff check router_config plugins tests bench
+	$(BIN)/ruff format --check router_config plugins tests bench
 	$(BIN)/mypy
 
 drill: $(STAMP)

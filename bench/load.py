@@ -43,9 +43,7 @@ def ensure_wrk() -> str:
     if found:
         return found
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(
-            ["apt-get", "install", "-y", "-q", "wrk"], check=False, capture_output=True
-        )
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False, capture_output=True)
         if shutil.which("wrk") is None:
             subprocess.run(["apt-get", "update", "-q"], check=False, capture_output=True)
             subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True)

@@ -24,7 +24,8 @@ def write_report(
         "",
         machine,
         "",
-        "wrk, " + ", ".join(f"{s} s at concurrency {c}" for c, s in seconds.items())
+        "wrk, "
+        + ", ".join(f"{s} s at concurrency {c}" for c, s in seconds.items())
         + "; requests = how many completed in that time.",
         "",
         "| target | conc. | requests | req/s | p50 ms | p99 ms | max ms | added p50 ms | errors "

@@ -1,9 +1,10 @@
 """``make bench``: the fake provider direct, llm-router (1 and 2 workers) and LiteLLM's own
 proxy, measured side by side in one run on loopback, plus the failure drill's timings.
 
-Load: wrk (see ``load.py``) at concurrency 1, 16 and 64, a fixed duration per level. Every server runs in its own process; llm-router with every plugin on
-and Redis (``llm_router.yaml``), LiteLLM's proxy with the same deployments and its
-defaults (``litellm_proxy.yaml``), from a separate venv (``litellm_env.py``).
+Load: wrk (see ``load.py``) at concurrency 1, 16 and 64, a fixed duration per level.
+Every server runs in its own process: llm-router with every plugin on and Redis
+(``llm_router.yaml``), LiteLLM's proxy with the same deployments and its defaults
+(``litellm_proxy.yaml``), from a separate venv (``litellm_env.py``).
 Writes ``bench/results/latest.md`` and ``latest.png`` and prints the table.
 
 Run: .venv/bin/python bench/run.py [--quick]
@@ -25,10 +26,10 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from litellm_env import ensure_litellm_proxy, litellm_version  # noqa: E402
-from load import LoadResult, ensure_wrk, run_wrk  # noqa: E402
-from report import write_report  # noqa: E402
-from servers import VENV_BIN, Server, free_port, start  # noqa: E402
+from litellm_env import ensure_litellm_proxy, litellm_version
+from load import LoadResult, ensure_wrk, run_wrk
+from report import write_report
+from servers import VENV_BIN, Server, free_port, start
 
 HERE = Path(__file__).resolve().parent
 MASTER = "sk-bench-master-key-0123456789abcdef"
@@ -116,8 +117,12 @@ def main() -> None:
             port = free_port()
             argv = [str(VENV_BIN / "llm-router"), "serve", "-c", str(HERE / "llm_router.yaml")]
             server = start(
-                name, [*argv, "--port", str(port), "--workers", str(workers)], port, "/health",
-                CLIENT, env,
+                name,
+                [*argv, "--port", str(port), "--workers", str(workers)],
+                port,
+                "/health",
+                CLIENT,
+                env,
             )
             try:
                 results[name] = measure(server, counts)
