@@ -46,7 +46,7 @@ class BudgetAlerts(GatewayPlugin):
         self._alerter = alerter
         self._gauge = metrics.budget_utilisation
         self._now = now
-        self._reserved: dict[tuple[str, str], tuple[float, list[tuple[str, str]]]] = {}
+        self._reserved: dict[tuple[int, str], tuple[float, list[tuple[str, str]]]] = {}
 
     def _scopes(self, ctx: RequestContext, dep: Deployment) -> list[Scope]:
         limits: list[tuple[str, BudgetLimit | None]] = [
@@ -90,7 +90,7 @@ class BudgetAlerts(GatewayPlugin):
                 await self._exhausted(ctx, field, kind, pid, cap, when)
             done.append((pid, field))
             await self._thresholds(field, kind, pid, committed, cap, when)
-        self._reserved[(ctx.request_id, deployment.id)] = (estimate, done)
+        self._reserved[(ctx.state_key, deployment.id)] = (estimate, done)
 
     async def _exhausted(
         self, ctx: RequestContext, field: str, kind: str, pid: str, cap: float, when: dt.datetime
@@ -114,7 +114,7 @@ class BudgetAlerts(GatewayPlugin):
         if attempt.outcome in ("streaming", "pending"):
             return  # a stream is settled when it ends, with its real usage
         dep, cost, when = attempt.deployment, attempt.cost_usd, self._when()
-        estimate, reserved = self._reserved.pop((ctx.request_id, dep.id), (0.0, []))
+        estimate, reserved = self._reserved.pop((ctx.state_key, dep.id), (0.0, []))
         if not reserved:  # a retry of a reserved attempt: count its cost as committed too
             reserved = [(periods(when)[kind], field) for field, kind, _ in self._scopes(ctx, dep)]
         changes = [(pid, f"committed:{field}", cost - estimate) for pid, field in reserved]

@@ -39,7 +39,7 @@ class ClientRateLimits(GatewayPlugin):
         }
         self._windows = windows
         self._metrics = metrics
-        self._admitted: dict[str, Verdict] = {}
+        self._admitted: dict[int, Verdict] = {}
 
     async def on_request(self, ctx: RequestContext) -> Mapping[str, Any] | None:
         limits = [
@@ -64,6 +64,14 @@ class ClientRateLimits(GatewayPlugin):
                 else f"tokens per minute: limit {refused.tpm}, used {used.tokens}, "
                 f"requested about {estimate}"
             )
+            if not over_requests and refused.tpm and estimate > refused.tpm:
+                raise RateLimited(  # waiting would not help: no Retry-After
+                    f"Request too large for {refused.scope}: it needs about {estimate} tokens, "
+                    f"more than the limit of {refused.tpm} tokens per minute. Lower max_tokens "
+                    "or send less.",
+                    kind="tokens",
+                    headers=headers,
+                )
             wait = max(1, math.ceil(verdict.reset_s))
             raise RateLimited(
                 f"Rate limit reached for {refused.scope} on {what}. Please try again in {wait}s.",
@@ -71,10 +79,10 @@ class ClientRateLimits(GatewayPlugin):
                 headers={**headers, "retry-after": str(wait)},
             )
         ctx.response_headers.update(headers)
-        self._admitted[ctx.request_id] = verdict
+        self._admitted[ctx.state_key] = verdict
         return None
 
     async def on_request_end(self, ctx: RequestContext) -> None:
-        verdict = self._admitted.pop(ctx.request_id, None)
+        verdict = self._admitted.pop(ctx.state_key, None)
         if verdict is not None:
             await self._windows.settle(verdict, ctx.tokens_used)

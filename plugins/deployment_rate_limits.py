@@ -28,7 +28,7 @@ class DeploymentRateLimits(GatewayPlugin):
         }
         self._windows = windows
         self._metrics = metrics
-        self._admitted: dict[tuple[str, str], Verdict] = {}
+        self._admitted: dict[tuple[int, str], Verdict] = {}
 
     async def before_attempt(self, ctx: RequestContext, deployment: Deployment) -> None:
         limit = self._limits.get(deployment.id)
@@ -39,15 +39,15 @@ class DeploymentRateLimits(GatewayPlugin):
         if verdict.refused is not None:
             self._metrics.rate_limited.labels("deployment").inc()
             raise SkipDeployment("rate_limited_local")
-        self._admitted[(ctx.request_id, deployment.id)] = verdict
+        self._admitted[(ctx.state_key, deployment.id)] = verdict
 
     async def after_attempt(self, ctx: RequestContext, attempt: Attempt) -> None:
         if attempt.outcome == "streaming":
             return  # settled when the stream ends and the usage is known
-        verdict = self._admitted.pop((ctx.request_id, attempt.deployment.id), None)
+        verdict = self._admitted.pop((ctx.state_key, attempt.deployment.id), None)
         if verdict is not None:
             await self._windows.settle(verdict, attempt.usage.total_tokens)
 
     async def on_request_end(self, ctx: RequestContext) -> None:
-        for key in [k for k in self._admitted if k[0] == ctx.request_id]:
+        for key in [k for k in self._admitted if k[0] == ctx.state_key]:
             await self._windows.settle(self._admitted.pop(key), 0)  # a stream never settled

@@ -46,8 +46,8 @@ class LangfuseLogger(GatewayPlugin):
         self._client = client
         self._content = log_content
         self._flush_timeout_s = flush_timeout_s
-        self._roots: dict[str, Any] = {}
-        self._generations: dict[tuple[str, str], Any] = {}
+        self._roots: dict[int, Any] = {}
+        self._generations: dict[tuple[int, str], Any] = {}
 
     def _trace_attrs(self, ctx: RequestContext, tags: list[str] | None = None) -> Any:
         return propagate_attributes(
@@ -60,7 +60,7 @@ class LangfuseLogger(GatewayPlugin):
 
     async def on_request(self, ctx: RequestContext) -> Mapping[str, Any] | None:
         with self._trace_attrs(ctx):
-            self._roots[ctx.request_id] = self._client.start_observation(
+            self._roots[ctx.state_key] = self._client.start_observation(
                 name=ctx.group,
                 as_type="span",
                 input=ctx.messages if self._content else None,
@@ -69,12 +69,12 @@ class LangfuseLogger(GatewayPlugin):
         return None
 
     async def before_attempt(self, ctx: RequestContext, deployment: Deployment) -> None:
-        root = self._roots.get(ctx.request_id)
+        root = self._roots.get(ctx.state_key)
         if root is None:
             return
         params = {k: ctx.params[k] for k in TRACED_PARAMS if k in ctx.params}
         with self._trace_attrs(ctx):
-            self._generations[(ctx.request_id, deployment.id)] = root.start_observation(
+            self._generations[(ctx.state_key, deployment.id)] = root.start_observation(
                 name=f"llm:{deployment.provider}",
                 as_type="generation",
                 model=deployment.pinned_model,
@@ -88,7 +88,7 @@ class LangfuseLogger(GatewayPlugin):
             )
 
     async def after_attempt(self, ctx: RequestContext, attempt: Attempt) -> None:
-        key = (ctx.request_id, attempt.deployment.id)
+        key = (ctx.state_key, attempt.deployment.id)
         generation = self._generations.get(key)
         if generation is None:  # a retry: before_attempt ran once for the deployment
             await self.before_attempt(ctx, attempt.deployment)
@@ -120,16 +120,16 @@ class LangfuseLogger(GatewayPlugin):
         generation.end()
 
     async def on_success(self, ctx: RequestContext, body: Mapping[str, Any]) -> None:
-        root = self._roots.get(ctx.request_id)
+        root = self._roots.get(ctx.state_key)
         if root is not None and self._content:
             choices = body.get("choices") or [{}]
             root.update(output=(choices[0].get("message") or {}).get("content"))
 
     async def on_request_end(self, ctx: RequestContext) -> None:
-        root = self._roots.pop(ctx.request_id, None)
+        root = self._roots.pop(ctx.state_key, None)
         if root is None:
             return
-        for key in [k for k in self._generations if k[0] == ctx.request_id]:
+        for key in [k for k in self._generations if k[0] == ctx.state_key]:
             self._generations.pop(key).end()  # a stream that never settled
         final = ctx.final
         tags = sorted({f"team:{ctx.team}", *ctx.tags, f"outcome:{ctx.outcome}"})

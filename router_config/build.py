@@ -50,9 +50,11 @@ class RouterHandle:
 
     def take_over(self, old: RouterHandle) -> None:
         """This handle replaces ``old`` (a reload): LiteLLM's shared clients stay open for us,
-        and the globals as they were before ``old`` are what we restore at the end."""
+        and the globals as they were before ``old`` are what we restore at the end. The old
+        Router's own callback registrations go now (LiteLLM keeps them in module lists)."""
         self._saved = old._saved
         old._closed = True
+        old.router.retire()
 
     async def aclose(self) -> None:
         """Close LiteLLM's cached HTTP clients, then restore its module globals.
@@ -63,6 +65,7 @@ class RouterHandle:
         if self._closed:
             return
         self._closed = True
+        self.router.retire()
         await litellm.close_litellm_async_clients()
         litellm.in_memory_llm_clients_cache.flush_cache()
         # Anthropic's streaming path uses one module-level client outside that cache; its

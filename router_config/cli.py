@@ -25,7 +25,9 @@ app = typer.Typer(
 )
 CONFIG_ENV = "LLM_ROUTER_CONFIG"
 DEFAULT_CONFIG = Path("litellm_config.yaml")
-MODES_HELP = "ok, slow:MS, hang, 500, 503, 429:S, 401, 403, context, garbage, break:N, drift:MODEL"
+MODES_HELP = (
+    "ok, slow:MS, hang, 500, 503, 429:S, 401, 403, context, garbage, break:N, stall:MS, drift:MODEL"
+)
 
 
 @app.command()

@@ -63,11 +63,13 @@ class Dispatcher:
         clock: Clock,
         keys: KeyRing,
         *,
+        redact: Callable[[str], str] = redact,
         sleep: Sleep = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._router = router
         self._keys = keys
+        self._redact = redact
         self._planner = planner
         self._plugins = plugins
         self._settings = settings
@@ -132,7 +134,9 @@ class Dispatcher:
                 break  # the retry cannot finish in time: stop now, no sleep
             await self._sleep(pause)
             n += 1
-        return None, failure
+        # No key left (another request or replica quarantined the last one meanwhile):
+        # a failure like any other, so the plan moves on to the next deployment.
+        return None, failure or Failure("keys_quarantined", True, None)
 
     def _backoff(self, n: int, retry_after_s: float | None) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2^n)], or the provider's Retry-After."""
@@ -174,7 +178,7 @@ class Dispatcher:
             failure = classify(exc)
             if failure.key_bad and self._keys.rotates(deployment):
                 failure = replace(failure, reason="key_refused")  # the key, not the deployment
-            self._fail(attempt, failure, _safe_message(exc))
+            self._fail(attempt, failure, self._redact(_safe_message(exc))[:300])
             await self._after(ctx, attempt)
             return None, failure
         try:
@@ -280,11 +284,11 @@ def _summary(attempt: Attempt) -> AttemptSummary:
 
 
 def _safe_message(exc: BaseException) -> str:
-    """The provider's own reason, without LiteLLM's trailers or anything past 300 chars."""
+    """The provider's own reason, without LiteLLM's trailers (redact, then cut to 300 chars)."""
     if isinstance(exc, asyncio.TimeoutError):
         return "the provider did not answer in time"
     text = str(getattr(exc, "message", None) or exc) or type(exc).__name__
     text = text.split("\n\nLiteLLM:", 1)[0].split("\nReceived Model Group", 1)[0]
     for prefix in ("litellm.", "BadRequestError: ", "OpenAIException - ", "AnthropicException - "):
         text = text.removeprefix(prefix)
-    return redact(text.strip())[:300]
+    return text.strip()

@@ -22,6 +22,7 @@ from router_config.key_ring import KeyRing
 from router_config.metrics import Metrics
 from router_config.planner import Planner
 from router_config.pricing import cost_usd, usage_from
+from router_config.redact import Redactor, config_secrets
 from router_config.replay import replay_as_chunks
 from router_config.schema import RouterConfig
 from router_config.shared_redis import SharedRedis
@@ -74,6 +75,7 @@ class Gateway:
         self.ledger = ledger
         self.keys = keys
         self.planner = Planner(config)
+        self.redact = Redactor(config_secrets(config))
         self.dispatcher = Dispatcher(
             handle.router,
             self.planner,
@@ -81,6 +83,7 @@ class Gateway:
             config.plugins.failover,
             clock,
             keys,
+            redact=self.redact,
             sleep=sleep,
             jitter=jitter,
         )
@@ -158,7 +161,8 @@ class Gateway:
                 if chunk.get("choices") or ctx.wants_usage:
                     yield chunk
         except Exception as exc:  # anything after the first chunk: end with an error event
-            attempt.outcome, attempt.reason, attempt.message = "error", "broken_stream", str(exc)
+            attempt.outcome, attempt.reason = "error", "broken_stream"
+            attempt.message = self.redact(str(exc))[:300]
             ctx.outcome, ctx.status = "broken_stream", 502
             await self._settled(ctx, attempt)
             raise StreamBroken(

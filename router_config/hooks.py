@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from router_config.schema import Deployment
 
 Clock = Callable[[], float]
+# What a non-text content part (an image) is counted as before the call: OpenAI charges a
+# high-detail image up to about 1,100 tokens.
+PART_TOKENS = 1_100
 
 
 class SkipDeployment(Exception):
@@ -102,6 +105,12 @@ class RequestContext:
     required_version: str | None = None
 
     @property
+    def state_key(self) -> int:
+        """Names this request in a plugin's per-request state. Not ``request_id``: a client
+        may send the same ``x-request-id`` twice at once; this is unique while in flight."""
+        return id(self)
+
+    @property
     def final(self) -> Attempt | None:
         """The attempt that answered, if one did."""
         return next((a for a in reversed(self.attempts) if a.ok), None)
@@ -112,9 +121,20 @@ class RequestContext:
 
     @property
     def prompt_tokens_estimate(self) -> int:
-        """Prompt tokens estimated from the text before any call: errs high, never low."""
-        chars = sum(len(str(m.get("content") or "")) for m in self.messages)
-        return math.ceil(chars / 3) + 4 * len(self.messages)
+        """Prompt tokens estimated before any call: errs high, never low. Text counts by its
+        length; an image (or other non-text part) as ``PART_TOKENS``, not as its base64."""
+        chars = parts = 0
+        for message in self.messages:
+            content = message.get("content")
+            if isinstance(content, list):
+                for part in content:
+                    if isinstance(part, dict) and part.get("type") == "text":
+                        chars += len(str(part.get("text") or ""))
+                    else:
+                        parts += 1
+            else:
+                chars += len(str(content or ""))
+        return math.ceil(chars / 3) + 4 * len(self.messages) + PART_TOKENS * parts
 
     @property
     def max_output_tokens(self) -> int | None:

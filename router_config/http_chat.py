@@ -58,6 +58,24 @@ async def request_context(generation: Generation, request: Request, now: float) 
     )
 
 
+class ClosingStreamingResponse(StreamingResponse):
+    """A stream whose generator is closed when the response ends, however it ends.
+
+    When the client disconnects, Starlette cancels the sending but leaves the body
+    generator to the garbage collector: until then the request would still count as in
+    flight (a reload waits for it), its rate-limit reservation would stay unsettled and
+    the provider's stream open. Closing it runs its ``finally`` now.
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            closer = getattr(self.body_iterator, "aclose", None)
+            if closer is not None:
+                await closer()
+
+
 async def respond(gateway: Gateway, ctx: RequestContext, done: Callable[[], None]) -> Response:
     """Serve ``ctx``; ``done`` runs once the request is over (for a stream: after its end)."""
 
@@ -81,7 +99,7 @@ async def respond(gateway: Gateway, ctx: RequestContext, done: Callable[[], None
             )
         finally:
             await finish()
-    return StreamingResponse(
+    return ClosingStreamingResponse(
         sse_events(reply.chunks, finish),
         media_type="text/event-stream",
         headers=reply.headers,

@@ -102,7 +102,7 @@ class KeyRing:
         if self._redis is not None:
             name = self._redis.key("keys", "quarantine")
             await self._redis.run(lambda c: c.hset(name, key.state_id, str(until)), None)  # type: ignore[arg-type,return-value]
-        self._metrics.key_quarantined.labels(deployment.id, key.fingerprint).inc()
+        self._metrics.key_quarantined.labels(deployment.id).inc()
         emit(
             "key_quarantined",
             logging.WARNING,

@@ -27,6 +27,9 @@ from router_config.schema import RouterConfig
 from router_config.wiring import Timing, build_gateway
 
 ConfigSource = Callable[[], RouterConfig]
+# How long an old gateway waits for its requests before it is closed anyway: long enough
+# for a long streamed answer (a stream has no overall deadline once it has started).
+DRAIN_LIMIT_S = 600.0
 
 
 @dataclass
@@ -102,8 +105,12 @@ class LiveGateway:
             config = await asyncio.to_thread(self._reload_from)
             old = self.current
             new = self._build(config, old.gateway.metrics)
+            try:
+                await new.gateway.start()
+            except BaseException:
+                await new.gateway.close()  # nothing swapped: the old gateway goes on serving
+                raise
             new.gateway.handle.take_over(old.gateway.handle)
-            await new.gateway.start()
             self.current = new
             old.retired = True
             if old.inflight == 0:
@@ -123,9 +130,8 @@ class LiveGateway:
         return config
 
     async def _retire(self, old: Generation) -> None:
-        """Close the old gateway once its last request is over (bounded by the attempt timeout)."""
-        settings = old.config.plugins.failover
-        limit = max(settings.attempt_timeout_s, settings.deadline_s) + 5
+        """Close the old gateway once its last request is over (at most ``DRAIN_LIMIT_S``)."""
+        limit = DRAIN_LIMIT_S
         try:
             await asyncio.wait_for(old.idle.wait(), limit)
         except TimeoutError:

@@ -92,8 +92,8 @@ class Metrics:
         )
         self.key_quarantined = Counter(
             "llm_router_key_quarantined",
-            "Provider keys quarantined after a 401/403, by key fingerprint.",
-            ["deployment", "key"],
+            "Provider keys quarantined after a 401/403 (which key: GET /health/providers).",
+            ["deployment"],
             registry=r,
         )
         self.rate_limited = Counter(

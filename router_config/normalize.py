@@ -244,6 +244,14 @@ def _client_keys(raw: RawConfig, issues: list[ConfigIssue]) -> tuple[ClientKey, 
             continue
         digest = ck.key_sha256 or sha256_hex(ck.key or "")
         alias = ck.alias or f"{ck.team}-{digest[:8]}"
+        if alias in {k.alias for k in out}:
+            issues.append(
+                ConfigIssue(
+                    f"{path}.alias",
+                    f"alias {alias!r} is used by another client key",
+                    "give every client key its own alias (logs, traces and limits use it)",
+                )
+            )
         out.append(
             ClientKey(
                 sha256=digest, team=ck.team, alias=alias, models=ck.models, rpm=ck.rpm, tpm=ck.tpm

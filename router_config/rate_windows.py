@@ -151,6 +151,7 @@ class RateWindows:
                 async with client.pipeline(transaction=False) as pipe:
                     for key in keys:
                         pipe.incrby(key, delta)
+                        pipe.expire(key, 2 * WINDOW_S)  # a late settle must not leave it forever
                     await pipe.execute()
                 return True
 

@@ -31,4 +31,9 @@ async def sse_events(
     except RouterError as exc:
         yield b"data: " + error_body(exc.message, exc.error_type, exc.code, None) + b"\n\n"
     finally:
-        await on_end()
+        closer = getattr(chunks, "aclose", None)
+        try:
+            if closer is not None:
+                await closer()  # an abandoned stream gives its provider connection back now
+        finally:
+            await on_end()

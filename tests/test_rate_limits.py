@@ -131,3 +131,26 @@ def test_check_reports_the_limits_a_config_turns_on(make_config: ConfigFactory) 
     assert "outbound limit: openai-primary 2 rpm (shared by replicas)" in report
     assert "client limit: key search-app (team search) 3 rpm" in report
     assert "client limit: team search 50 tpm" in report
+
+
+def test_an_image_counts_as_an_image_and_a_request_over_the_whole_limit_says_so(
+    make_config: ConfigFactory, serve, redis_url: str
+) -> None:
+    clock = FakeClock(start=6_000_000.0)
+    gateway = serve(
+        make_config(limited(redis_url, team_tpm=2000), CLIENT_KEY=CLIENT_KEY),
+        timing=Timing(now=clock),
+    )
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 300_000}}
+    content = [{"type": "text", "text": "what is this?"}, image]
+    response = httpx.post(
+        f"{gateway.base_url}/v1/chat/completions",
+        headers={"authorization": f"Bearer {CLIENT_KEY}"},
+        json={"model": "chat", "messages": [{"role": "user", "content": content}]},
+        timeout=10,
+    )
+    assert response.status_code == 200  # ~1,100 tokens for the image, not 100,000 for its base64
+    too_big = chat(gateway.base_url, max_tokens=5000)
+    assert too_big.status_code == 429
+    assert too_big.json()["error"]["message"].startswith("Request too large for team:search")
+    assert "retry-after" not in too_big.headers

@@ -22,6 +22,7 @@ MODES = (
     "context",
     "garbage",
     "break",
+    "stall",
     "drift",
 )
 

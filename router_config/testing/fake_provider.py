@@ -286,6 +286,8 @@ class _Reply:
             await _event(
                 send, None, bodies.openai_chunk(cid, self.served, {"content": piece}, None)
             )
+            if i == 0 and self.mode.name == "stall":  # a slow generation, after the first token
+                await asyncio.sleep(self.mode.number(1000) / 1000)
         await _event(
             send, None, bodies.openai_chunk(cid, self.served, {}, "length" if self.cut else "stop")
         )
