@@ -9,7 +9,7 @@ each provoking 429s. A deployment at its limit is skipped for this request
 
 from __future__ import annotations
 
-from router_config.hooks import Attempt, GatewayPlugin, RequestContext, SkipDeployment
+from router_config.hooks import GatewayPlugin, RequestContext, SkipDeployment
 from router_config.metrics import Metrics
 from router_config.rate_windows import Limit, RateWindows, Verdict
 from router_config.schema import Deployment, RouterConfig
@@ -41,13 +41,9 @@ class DeploymentRateLimits(GatewayPlugin):
             raise SkipDeployment("rate_limited_local")
         self._admitted[(ctx.state_key, deployment.id)] = verdict
 
-    async def after_attempt(self, ctx: RequestContext, attempt: Attempt) -> None:
-        if attempt.outcome == "streaming":
-            return  # settled when the stream ends and the usage is known
-        verdict = self._admitted.pop((ctx.state_key, attempt.deployment.id), None)
-        if verdict is not None:
-            await self._windows.settle(verdict, attempt.usage.total_tokens)
-
     async def on_request_end(self, ctx: RequestContext) -> None:
+        """Settle each reservation to what every attempt on that deployment really used
+        (a retry's tokens included; a failed attempt used none)."""
         for key in [k for k in self._admitted if k[0] == ctx.state_key]:
-            await self._windows.settle(self._admitted.pop(key), 0)  # a stream never settled
+            used = sum(a.usage.total_tokens for a in ctx.attempts if a.deployment.id == key[1])
+            await self._windows.settle(self._admitted.pop(key), used)

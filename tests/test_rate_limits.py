@@ -154,3 +154,28 @@ def test_an_image_counts_as_an_image_and_a_request_over_the_whole_limit_says_so(
     assert too_big.status_code == 429
     assert too_big.json()["error"]["message"].startswith("Request too large for team:search")
     assert "retry-after" not in too_big.headers
+
+
+def test_a_deployment_tpm_counts_real_usage_not_the_reservation(
+    make_config: ConfigFactory, serve, redis_url: str
+) -> None:
+    clock = FakeClock(start=6_000_000.0)
+    config = make_config(
+        f"router_settings:\n  redis_url: {redis_url}\n",
+        text=BASE_CONFIG.replace("      order: 1\n", "      order: 1\n      tpm: 50\n", 1),
+    )
+    gateway = serve(config, timing=Timing(now=clock))
+    served = [
+        httpx.post(
+            f"{gateway.base_url}/v1/chat/completions",
+            json={
+                "model": "chat",
+                "messages": [{"role": "user", "content": "hi"}],
+                "max_tokens": 30,
+            },
+            timeout=10,
+        ).headers["x-router-provider"]
+        for _ in range(3)
+    ]
+    # Each call reserves 35 tokens and really uses 8: 8 + 35 fits in 50, 16 + 35 does not.
+    assert served == ["openai", "openai", "anthropic"]
