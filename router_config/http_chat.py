@@ -61,10 +61,11 @@ async def request_context(generation: Generation, request: Request, now: float) 
 class ClosingStreamingResponse(StreamingResponse):
     """A stream whose generator is closed when the response ends, however it ends.
 
-    When the client disconnects, Starlette cancels the sending but leaves the body
-    generator to the garbage collector: until then the request would still count as in
-    flight (a reload waits for it), its rate-limit reservation would stay unsettled and
-    the provider's stream open. Closing it runs its ``finally`` now.
+    Under an ASGI server of spec 2.4 Starlette notices a gone client only when a write
+    fails, and then leaves the body generator to the garbage collector: until then the
+    request would count as in flight (a reload waits for it), its rate-limit reservation
+    stay unsettled and the provider's stream open. Closing it runs its ``finally`` now.
+    (uvicorn, spec 2.3, has Starlette watch for the disconnect instead; tested.)
     """
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:

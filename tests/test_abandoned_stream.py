@@ -4,23 +4,48 @@ from __future__ import annotations
 
 import httpx
 
+from router_config.wiring import Timing
 from tests.conftest import ConfigFactory, Providers
-from tests.failover_support import wait_for
+from tests.failover_support import FakeClock, wait_for
+
+KEY = "sk-client-abandon-test-0001"
+LIMITED = """
+router_plugins:
+  client_keys:
+    - {key: os.environ/CLIENT_KEY, team: search}
+  rate_limits:
+    teams:
+      search: {tpm: 50}
+router_settings:
+  redis_url: REDIS
+"""
 
 
-def test_a_stream_the_client_abandons_is_closed_and_released(
-    make_config: ConfigFactory, serve, providers: Providers
+def test_a_stream_the_client_abandons_is_closed_and_settled(
+    make_config: ConfigFactory, serve, providers: Providers, redis_url: str
 ) -> None:
-    gateway = serve(make_config())
+    gateway = serve(
+        make_config(LIMITED.replace("REDIS", redis_url), CLIENT_KEY=KEY),
+        timing=Timing(now=FakeClock(start=6_000_000.0)),  # one rate-limit window throughout
+    )
     live = gateway.app.state.live
-    providers.openai.set_mode("stall:1500")  # the provider pauses after the first token
-    body = {"model": "chat", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    providers.openai.set_mode("stall:4000")  # the provider pauses after the first token
     url = f"{gateway.openai_base}/chat/completions"
-    with httpx.Client(timeout=10) as client, client.stream("POST", url, json=body) as r:
-        first = next(r.iter_lines())
-        assert first.startswith("data: ")
+    auth = {"authorization": f"Bearer {KEY}"}
+    hi = [{"role": "user", "content": "hi"}]
+    body = {"model": "chat", "messages": hi, "stream": True, "max_tokens": 30}
+    with (
+        httpx.Client(timeout=10) as client,
+        client.stream("POST", url, json=body, headers=auth) as r,
+    ):
+        assert next(r.iter_lines()).startswith("data: ")
         assert live.current.inflight == 1
-    # The client is gone. When the provider's next chunk comes, writing it fails and the
-    # request is over: provider stream closed, plugins finished, no longer in flight.
-    # (The disconnect itself is noticed at that write, not during the provider's pause.)
-    assert wait_for(lambda: live.current.inflight == 0, seconds=4)
+    # The client left while the provider pauses: the request is over at once (provider
+    # stream closed, every plugin's end hook run, no longer in flight), not after the
+    # provider's next chunk, nor whenever the garbage collector gets to it.
+    assert wait_for(lambda: live.current.inflight == 0, seconds=2)
+    providers.openai.set_mode(None)
+    # Its 35-token reservation was settled (nothing was used), so 35 more fit in 50.
+    after = httpx.post(url, json={**body, "stream": False}, headers=auth, timeout=10)
+    assert after.status_code == 200, after.text
+    assert after.headers["x-ratelimit-remaining-tokens"] == "15"
