@@ -49,7 +49,7 @@ class ClientRateLimits(GatewayPlugin):
         ]
         if not limits:
             return None
-        estimate = ctx.prompt_tokens_estimate + (ctx.max_output_tokens or 0)
+        estimate = ctx.tokens_to_reserve
         verdict = await self._windows.admit(limits, estimate)
         headers = verdict.headers()
         if verdict.refused is not None:

@@ -34,7 +34,7 @@ class DeploymentRateLimits(GatewayPlugin):
         limit = self._limits.get(deployment.id)
         if limit is None:
             return
-        estimate = ctx.prompt_tokens_estimate + (ctx.max_output_tokens or 0)
+        estimate = ctx.tokens_to_reserve
         verdict = await self._windows.admit([limit], estimate)
         if verdict.refused is not None:
             self._metrics.rate_limited.labels("deployment").inc()

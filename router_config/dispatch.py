@@ -32,7 +32,6 @@ from router_config.key_ring import KeyChoice, KeyRing
 from router_config.planner import Planner
 from router_config.plugin_settings import FailoverSettings
 from router_config.pricing import cost_usd, usage_from
-from router_config.redact import redact
 from router_config.schema import Deployment
 
 # Failures worth retrying on the same deployment (a timeout is not: it already cost the most).
@@ -63,7 +62,7 @@ class Dispatcher:
         clock: Clock,
         keys: KeyRing,
         *,
-        redact: Callable[[str], str] = redact,
+        redact: Callable[[str], str],
         sleep: Sleep = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -86,9 +85,10 @@ class Dispatcher:
             i += 1
             if ctx.deadline - self._clock() < self._settings.min_attempt_s:
                 break
-            if not await self._admit(ctx, deployment):
+            key = await self._admit(ctx, deployment)
+            if key is None:
                 continue
-            served, failure = await self._with_retries(ctx, deployment, last=i == len(plan))
+            served, failure = await self._with_retries(ctx, deployment, key, last=i == len(plan))
             if served is not None:
                 if deployment is not plan[0]:
                     ctx.tags.add("fallback")
@@ -108,15 +108,16 @@ class Dispatcher:
         raise AllProvidersFailed([_summary(a) for a in ctx.attempts])
 
     async def _with_retries(
-        self, ctx: RequestContext, deployment: Deployment, *, last: bool
+        self, ctx: RequestContext, deployment: Deployment, first: KeyChoice, *, last: bool
     ) -> tuple[Served | None, Failure | None]:
-        """Attempt once; on a refused key try the next key at once; retry the same
-        deployment only when it is the last one left."""
+        """Attempt once with ``first``; on a refused key try the next key at once; retry the
+        same deployment only when it is the last one left."""
         retries = self._settings.max_retries if last else 0
         tried: set[int] = set()
         failure: Failure | None = None
         n = 0
-        while (choice := await self._keys.choose(deployment, tried)) is not None:
+        choice: KeyChoice | None = first
+        while choice is not None:
             served, failure = await self._attempt(ctx, deployment, choice, last=last)
             if served is not None or failure is None:
                 return served, failure
@@ -126,7 +127,9 @@ class Dispatcher:
                 await self._keys.quarantine(deployment, choice, failure.status or 401)
                 if remaining < self._settings.min_attempt_s:
                     break
-                continue  # the next key at once: nothing is wrong with the provider
+                # The next key at once: nothing is wrong with the provider.
+                choice = await self._keys.choose(deployment, tried)
+                continue
             if n == retries or failure.reason not in RETRYABLE:
                 break
             pause = self._backoff(n, failure.retry_after_s)
@@ -134,6 +137,7 @@ class Dispatcher:
                 break  # the retry cannot finish in time: stop now, no sleep
             await self._sleep(pause)
             n += 1
+            choice = await self._keys.choose(deployment, tried)
         # No key left (another request or replica quarantined the last one meanwhile):
         # a failure like any other, so the plan moves on to the next deployment.
         return None, failure or Failure("keys_quarantined", True, None)
@@ -145,17 +149,19 @@ class Dispatcher:
         s = self._settings
         return float(self._jitter() * min(s.backoff_cap_s, s.backoff_base_s * 2**n))
 
-    async def _admit(self, ctx: RequestContext, deployment: Deployment) -> bool:
-        if self._keys.rotates(deployment) and await self._keys.choose(deployment, set()) is None:
+    async def _admit(self, ctx: RequestContext, deployment: Deployment) -> KeyChoice | None:
+        """The key the first attempt will use, or None when the deployment is skipped."""
+        key = await self._keys.choose(deployment, set())
+        if key is None:
             ctx.skipped.append((deployment.id, "keys_quarantined"))
-            return False
+            return None
         try:
             for plugin in self._plugins:
                 await plugin.before_attempt(ctx, deployment)
         except SkipDeployment as skip:
             ctx.skipped.append((deployment.id, skip.reason))
-            return False
-        return True
+            return None
+        return key
 
     async def _attempt(
         self, ctx: RequestContext, deployment: Deployment, key: KeyChoice, *, last: bool

@@ -143,6 +143,12 @@ class RequestContext:
         return int(value) if value else None
 
     @property
+    def tokens_to_reserve(self) -> int:
+        """What a rate limit reserves before the call: the prompt estimate plus the caller's
+        output cap (settled to the real usage afterwards)."""
+        return self.prompt_tokens_estimate + (self.max_output_tokens or 0)
+
+    @property
     def tokens_used(self) -> int:
         """Tokens every attempt of this request consumed, as the providers reported them."""
         return sum(a.usage.total_tokens for a in self.attempts)

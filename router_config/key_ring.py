@@ -11,7 +11,6 @@ state and by their last four characters in output: never by the key itself.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,16 +19,12 @@ from typing import Any
 from router_config.alerts import Alert, Alerter
 from router_config.build import key_entry_name
 from router_config.hooks import Clock
+from router_config.keyhash import fingerprint, sha256_hex
 from router_config.logs import emit
 from router_config.metrics import Metrics
 from router_config.plugin_settings import KeySettings
 from router_config.schema import Deployment
 from router_config.shared_redis import SharedRedis
-
-
-def fingerprint(key: str) -> str:
-    """What may be shown of a key: its last four characters (nothing of a short key)."""
-    return f"...{key[-4:]}" if len(key) >= 12 else "..."
 
 
 @dataclass(frozen=True)
@@ -62,7 +57,7 @@ class KeyRing:
         self._keys = {
             dep.id: [
                 _Key(
-                    hashlib.sha256(k.get_secret_value().encode()).hexdigest()[:16],
+                    sha256_hex(k.get_secret_value())[:16],
                     fingerprint(k.get_secret_value()),
                 )
                 for k in dep.api_keys

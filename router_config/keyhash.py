@@ -1,4 +1,4 @@
-"""How client keys are stored and compared: sha256, constant time."""
+"""How keys are stored, compared and shown: sha256, constant time, last four characters."""
 
 from __future__ import annotations
 
@@ -14,3 +14,8 @@ def sha256_hex(secret: str) -> str:
 def same_digest(a: str, b: str) -> bool:
     """Compare two digests in constant time, so timing reveals nothing."""
     return hmac.compare_digest(a.encode("ascii"), b.encode("ascii"))
+
+
+def fingerprint(key: str) -> str:
+    """What may be shown of a key: its last four characters (nothing of a short key)."""
+    return f"...{key[-4:]}" if len(key) >= 12 else "..."

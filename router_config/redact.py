@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from router_config.keyhash import fingerprint
 from router_config.schema import RouterConfig
 
 # sk-..., sk-ant-..., pk-lf-..., rk_..., key-..., Bearer tokens, AWS-style AKIA ids.
@@ -24,7 +25,7 @@ _SECRET = re.compile(
 
 def redact(text: str) -> str:
     """``text`` with every key-shaped token replaced by ``...`` and its last four characters."""
-    return _SECRET.sub(lambda m: f"...{m.group(0)[-4:]}" if len(m.group(0)) >= 12 else "...", text)
+    return _SECRET.sub(lambda m: fingerprint(m.group(0)), text)
 
 
 class Redactor:
@@ -37,7 +38,7 @@ class Redactor:
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             if secret in text:
-                text = text.replace(secret, f"...{secret[-4:]}")
+                text = text.replace(secret, fingerprint(secret))
         return redact(text)
 
 
