@@ -20,7 +20,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+import httpx
 import litellm
+from litellm.litellm_core_utils.exception_mapping_utils import ExceptionCheckers
+
+from router_config.direct_openai import ProviderHTTPError
 
 
 @dataclass(frozen=True)
@@ -37,14 +41,19 @@ class Failure:
 def classify(exc: BaseException) -> Failure:
     """Map an exception from a provider call to its row in the table above."""
     status = _status(exc)
+    # A direct call's error body is read with LiteLLM's own checks, so both paths agree.
+    text = exc.body_text if isinstance(exc, ProviderHTTPError) and status == 400 else ""
     if (
         isinstance(exc, litellm.ContextWindowExceededError)
         or _code(exc) == "context_length_exceeded"
+        or (text and ExceptionCheckers.is_error_str_context_window_exceeded(text))
     ):
         return Failure("context_window", True, status)
-    if isinstance(exc, litellm.ContentPolicyViolationError):
+    if isinstance(exc, litellm.ContentPolicyViolationError) or (
+        text and ExceptionCheckers.is_azure_content_policy_violation_error(text)
+    ):
         return Failure("content_policy", True, status)
-    if isinstance(exc, asyncio.TimeoutError | litellm.Timeout):
+    if isinstance(exc, asyncio.TimeoutError | litellm.Timeout | httpx.TimeoutException):
         return Failure("timeout", True, status)
     if isinstance(exc, litellm.RateLimitError) or status == 429:
         return Failure("rate_limited", True, 429, retry_after_s=_retry_after(exc))
@@ -54,7 +63,9 @@ def classify(exc: BaseException) -> Failure:
         return Failure("bad_request", False, status)
     if status == 404:
         return Failure("not_found", True, status)
-    if isinstance(exc, litellm.APIConnectionError) and status in (None, 500):
+    if isinstance(exc, httpx.TransportError) or (
+        isinstance(exc, litellm.APIConnectionError) and status in (None, 500)
+    ):
         return Failure("connection", True, status)
     if status is not None and status >= 500:
         return Failure("server_error", True, status)

@@ -1,7 +1,7 @@
 """The attempt loop: try planned deployments in order until one answers.
 
-LiteLLM's Router makes each call (one Router model name per deployment, so we
-address exactly one), but the loop across deployments is ours: LiteLLM has no
+``ProviderCalls`` makes each call (LiteLLM's Router, or a direct call for
+deployments LiteLLM would send unchanged), but the loop across deployments is ours: LiteLLM has no
 single deadline across retries and fallbacks, and its defaults take 5-40 s to
 fail over (../shared/LITELLM_NOTES.md). Every attempt is recorded on the
 request context, so logs, metrics and traces see all of them.
@@ -32,6 +32,7 @@ from router_config.key_ring import KeyChoice, KeyRing
 from router_config.planner import Planner
 from router_config.plugin_settings import FailoverSettings
 from router_config.pricing import cost_usd, usage_from
+from router_config.provider_calls import ProviderCalls
 from router_config.schema import Deployment
 
 # Failures worth retrying on the same deployment (a timeout is not: it already cost the most).
@@ -55,7 +56,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        router: Any,
+        calls: ProviderCalls,
         planner: Planner,
         plugins: Sequence[GatewayPlugin],
         settings: FailoverSettings,
@@ -66,7 +67,7 @@ class Dispatcher:
         sleep: Sleep = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        self._router = router
+        self._calls = calls
         self._keys = keys
         self._redact = redact
         self._planner = planner
@@ -179,7 +180,7 @@ class Dispatcher:
             # non-streaming answer is its own first token. A hung primary costs at most this.
             budget = min(budget, self._settings.first_token_timeout_s)
         try:
-            served = await asyncio.wait_for(self._call(ctx, attempt, key.entry, budget), budget)
+            served = await asyncio.wait_for(self._call(ctx, attempt, key.index, budget), budget)
         except Exception as exc:  # every provider error is classified, none escapes raw
             failure = classify(exc)
             if failure.key_bad and self._keys.rotates(deployment):
@@ -213,38 +214,30 @@ class Dispatcher:
             raise rejected
 
     async def _call(
-        self, ctx: RequestContext, attempt: Attempt, entry: str, budget: float
+        self, ctx: RequestContext, attempt: Attempt, key_index: int, budget: float
     ) -> Served:
         # Streams: the read timeout between chunks once started; the first chunk is bounded
         # by the wait_for around this call.
         total = self._settings.attempt_timeout_s if ctx.stream else budget
         timeout = httpx.Timeout(total, connect=min(total, self._settings.connect_timeout_s))
-        response = await self._router.acompletion(
-            model=entry,
-            messages=ctx.messages,
-            stream=ctx.stream,
-            timeout=timeout,
-            num_retries=0,
-            **ctx.params,
-        )
+        dep = attempt.deployment
         if not ctx.stream:
-            body = response.model_dump(exclude_none=True)
-            for choice in body.get("choices") or ():
-                choice.pop("provider_specific_fields", None)  # LiteLLM's, not OpenAI's
-            hidden = getattr(response, "_hidden_params", {}) or {}
-            self._succeed(
-                attempt, body, hidden.get("provider_response_model"), hidden.get("response_cost")
-            )
-            return Served(attempt=attempt, body=body)
-        stream = aiter(response)
-        first = await anext(stream)
+            done = await self._calls.complete(dep, key_index, ctx.messages, ctx.params, timeout)
+            self._succeed(attempt, done.body, done.served_model, done.litellm_cost)
+            return Served(attempt=attempt, body=done.body)
+        stream = await self._calls.stream(dep, key_index, ctx.messages, ctx.params, timeout)
+        try:
+            first = await anext(stream)
+        except BaseException:
+            await stream.aclose()  # type: ignore[attr-defined]
+            raise
         attempt.latency_ms = (self._clock() - attempt.started) * 1000
         attempt.outcome = "streaming"
-        attempt.served_model = first.model
+        attempt.served_model = first.get("model")
         return Served(attempt=attempt, chunks=_chain(first, stream))
 
     def _succeed(
-        self, attempt: Attempt, body: dict[str, Any], served: str | None, litellm_cost: Any
+        self, attempt: Attempt, body: dict[str, Any], served: str | None, litellm_cost: float | None
     ) -> None:
         attempt.latency_ms = (self._clock() - attempt.started) * 1000
         attempt.outcome = "ok"
@@ -252,8 +245,7 @@ class Dispatcher:
         if attempt.served_model:
             body["model"] = attempt.served_model
         attempt.usage = usage_from(body.get("usage"))
-        cost = litellm_cost if isinstance(litellm_cost, int | float) else None
-        attempt.cost_usd = cost_usd(attempt.deployment, attempt.usage, cost)
+        attempt.cost_usd = cost_usd(attempt.deployment, attempt.usage, litellm_cost)
 
     def _fail(self, attempt: Attempt, failure: Failure, message: str) -> None:
         attempt.latency_ms = (self._clock() - attempt.started) * 1000
@@ -264,18 +256,17 @@ class Dispatcher:
         attempt.message = message
 
 
-async def _chain(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[dict[str, Any]]:
+async def _chain(
+    first: dict[str, Any], rest: AsyncIterator[dict[str, Any]]
+) -> AsyncIterator[dict[str, Any]]:
     try:
-        yield first.model_dump(exclude_none=True)
+        yield first
         async for chunk in rest:
-            yield chunk.model_dump(exclude_none=True)
+            yield chunk
     finally:
-        # A stream that broke or was abandoned must give its connection back now;
-        # LiteLLM leaves that to garbage collection, after the event loop may be gone.
-        closer = getattr(rest, "aclose", None)
-        if closer is not None:
-            with contextlib.suppress(Exception):
-                await closer()
+        # A stream that broke or was abandoned gives its connection back now.
+        with contextlib.suppress(Exception):
+            await rest.aclose()  # type: ignore[attr-defined]
 
 
 def _summary(attempt: Attempt) -> AttemptSummary:

@@ -22,6 +22,7 @@ from router_config.key_ring import KeyRing
 from router_config.metrics import Metrics
 from router_config.planner import Planner
 from router_config.pricing import cost_usd, usage_from
+from router_config.provider_calls import ProviderCalls
 from router_config.redact import Redactor, config_secrets
 from router_config.replay import replay_as_chunks
 from router_config.schema import RouterConfig
@@ -54,6 +55,7 @@ class Gateway:
         self,
         config: RouterConfig,
         handle: RouterHandle,
+        calls: ProviderCalls,
         plugins: Sequence[GatewayPlugin],
         *,
         clock: Clock,
@@ -67,6 +69,7 @@ class Gateway:
     ) -> None:
         self.config = config
         self.handle = handle
+        self.calls = calls
         self.plugins = tuple(plugins)
         self.clock = clock
         self.metrics = metrics
@@ -77,7 +80,7 @@ class Gateway:
         self.planner = Planner(config)
         self.redact = Redactor(config_secrets(config))
         self.dispatcher = Dispatcher(
-            handle.router,
+            calls,
             self.planner,
             self.plugins,
             config.plugins.failover,
@@ -101,6 +104,7 @@ class Gateway:
         await self.alerter.close()
         if self.redis is not None:
             await self.redis.close()
+        await self.calls.aclose()
         await self.handle.aclose()
 
     async def serve(self, ctx: RequestContext) -> Reply:

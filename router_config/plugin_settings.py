@@ -213,10 +213,25 @@ class LangfuseSettings(_Strict):
     flush_timeout_s: float = Field(default=2.0, gt=0, le=30)
 
 
+class TransportSettings(_Strict):
+    """How provider requests are sent.
+
+    With ``direct_openai`` (the default), a deployment LiteLLM would send in OpenAI's
+    format unchanged (``openai/`` models with LiteLLM's plain OpenAI config, including
+    OpenAI-compatible servers declared that way) is called over one pooled HTTP client
+    instead of ``Router.acompletion``: the same request and answer, without LiteLLM's
+    per-call logging, metadata and cost work (about half our CPU per request). Every
+    other deployment goes through LiteLLM's Router. ``false`` sends everything through it.
+    """
+
+    direct_openai: bool = True
+
+
 class PluginsConfig(_Strict):
     """The whole ``router_plugins:`` section."""
 
     server: ServerSettings = ServerSettings()
+    transport: TransportSettings = TransportSettings()
     client_keys: tuple[ClientKeySettings, ...] = ()
     rate_limits: RateLimitSettings = RateLimitSettings()
     keys: KeySettings = KeySettings()

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from plugins.circuit_breaker import Probe
 from plugins.spend_ledger import SpendLedger
 from router_config.alerts import Alerter, AlertSink, LogSink, WebhookSink
@@ -24,6 +26,7 @@ from router_config.hooks import Clock, monotonic
 from router_config.key_ring import KeyRing
 from router_config.metrics import Metrics
 from router_config.plugin_settings import AlertSettings, FailoverSettings
+from router_config.provider_calls import ProviderCalls
 from router_config.rate_windows import RateWindows
 from router_config.registry import PluginDeps, build_plugins
 from router_config.schema import Deployment, RouterConfig
@@ -52,7 +55,10 @@ def build_gateway(
     metrics = metrics or Metrics()
     alerter = Alerter(alert_sinks(config.plugins.alerts), redis, timing.now, metrics)
     handle = build_router(config)
-    probe = health_probe(handle.router, config.plugins.failover, timing.clock)
+    calls = ProviderCalls(
+        handle.router, config.deployments, direct=config.plugins.transport.direct_openai
+    )
+    probe = health_probe(calls, config.plugins.failover, timing.clock)
     ledger = SpendLedger(redis)
     keys = KeyRing(config.deployments, config.plugins.keys, redis, alerter, metrics, timing.now)
     deps = PluginDeps(
@@ -70,6 +76,7 @@ def build_gateway(
     return Gateway(
         config,
         handle,
+        calls,
         build_plugins(deps),
         clock=timing.clock,
         metrics=metrics,
@@ -82,21 +89,19 @@ def build_gateway(
     )
 
 
-def health_probe(router: Any, settings: FailoverSettings, clock: Clock) -> Probe:
-    """A one-token request to one deployment, classified like any attempt."""
+def health_probe(calls: ProviderCalls, settings: FailoverSettings, clock: Clock) -> Probe:
+    """A one-token request to one deployment (its first key), classified like any attempt."""
+    limit = settings.first_token_timeout_s
+    timeout = httpx.Timeout(limit, connect=min(limit, settings.connect_timeout_s))
 
     async def probe(deployment: Deployment) -> tuple[bool, str | None, str, float]:
         started = clock()
         try:
             await asyncio.wait_for(
-                router.acompletion(
-                    model=deployment.id,
-                    messages=[{"role": "user", "content": "ping"}],
-                    max_tokens=1,
-                    num_retries=0,
-                    timeout=settings.first_token_timeout_s,
+                calls.complete(
+                    deployment, 0, [{"role": "user", "content": "ping"}], {"max_tokens": 1}, timeout
                 ),
-                settings.first_token_timeout_s,
+                limit,
             )
         except Exception as exc:  # every failure is a health signal, classified
             failure = classify(exc)

@@ -1,0 +1,206 @@
+"""Direct calls to deployments that speak OpenAI's own chat format, over one pooled client.
+
+Measured on 2 cores against the fake provider: ``Router.acompletion`` costs
+about 3.3 ms of CPU per call (its success logging, response metadata, cost
+calculation and the openai SDK's request building), half of everything the
+gateway spends on a request (../shared/LITELLM_NOTES.md, bench/). For a
+deployment whose LiteLLM provider config is the plain ``OpenAIGPTConfig``,
+LiteLLM sends the request unchanged, so we send it ourselves: the same JSON to
+the same URL with the same key, and the provider's JSON back as it came.
+
+Everything LiteLLM would translate (Anthropic, Bedrock, vLLM's own config,
+OpenAI's reasoning models, ``organization`` or ``extra_headers`` in
+``litellm_params``...) still goes through the Router: ``is_direct`` decides,
+once per deployment, from LiteLLM's own provider config.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+import litellm
+import orjson
+from litellm.types.utils import LlmProviders
+
+from router_config.pricing import PRICE_KEYS
+from router_config.schema import Deployment
+
+OPENAI_BASE = "https://api.openai.com/v1"
+# litellm_params a direct call honours (the rest of these are ours or only prices). Any
+# other key means LiteLLM has work to do for this deployment: it goes through the Router.
+_DIRECT_PARAMS = frozenset(
+    {"model", "api_base", "api_key", "order", "rpm", "tpm", "timeout", "stream_timeout"}
+) | frozenset(PRICE_KEYS)
+# LiteLLM reads these when a deployment names no key or base (as its openai provider does).
+_KEY_ENV, _BASE_ENVS = "OPENAI_API_KEY", ("OPENAI_API_BASE", "OPENAI_BASE_URL")
+
+
+class ProviderHTTPError(Exception):
+    """The provider answered with an error status; classified like LiteLLM's errors."""
+
+    def __init__(self, response: httpx.Response, body: bytes) -> None:
+        self.status_code = response.status_code
+        self.response = response  # Retry-After is read from its headers
+        self.body_text = body.decode("utf-8", "replace")
+        error = _error_object(body)
+        self.code = error.get("code") if isinstance(error.get("code"), str) else None
+        message = error.get("message")
+        self.message = message if isinstance(message, str) else self.body_text[:500]
+        super().__init__(self.message)
+
+
+class MalformedResponse(Exception):
+    """The provider answered 200 with something that is not a chat completion."""
+
+
+def is_direct(deployment: Deployment) -> bool:
+    """True when LiteLLM would send this deployment's requests in OpenAI's format unchanged."""
+    if not set(deployment.litellm_params) <= _DIRECT_PARAMS:
+        return False
+    try:
+        provider = LlmProviders(deployment.provider)
+    except ValueError:
+        return False
+    config = litellm.ProviderConfigManager.get_provider_chat_config(
+        model=deployment.pinned_model, provider=provider
+    )
+    return type(config) is litellm.OpenAIGPTConfig
+
+
+class DirectOpenAI:
+    """Sends chat completions to OpenAI-format deployments over one keep-alive pool."""
+
+    def __init__(self) -> None:
+        # One pool for every direct deployment: connections are reused across requests,
+        # and per-request timeouts are passed with each call.
+        self._client = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
+            http2=False,
+        )
+        self._supported: dict[str, frozenset[str]] = {}
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def complete(
+        self,
+        deployment: Deployment,
+        key_index: int,
+        messages: list[dict[str, Any]],
+        params: Mapping[str, Any],
+        timeout: httpx.Timeout,
+    ) -> dict[str, Any]:
+        """One non-streaming call: the provider's JSON body as a dict."""
+        request = self._request(deployment, key_index, messages, params, timeout, stream=False)
+        response = await self._client.send(request)
+        body = await response.aread()
+        if response.status_code >= 400:
+            raise ProviderHTTPError(response, body)
+        try:
+            decoded = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise MalformedResponse("the provider's answer is not JSON") from None
+        if not isinstance(decoded, dict) or not isinstance(decoded.get("choices"), list):
+            raise MalformedResponse("the provider's answer is not a chat completion")
+        return decoded
+
+    async def stream(
+        self,
+        deployment: Deployment,
+        key_index: int,
+        messages: list[dict[str, Any]],
+        params: Mapping[str, Any],
+        timeout: httpx.Timeout,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """A streaming call; raises before the first chunk when the provider refuses it."""
+        request = self._request(deployment, key_index, messages, params, timeout, stream=True)
+        response = await self._client.send(request, stream=True)
+        if response.status_code >= 400:
+            try:
+                body = await response.aread()
+            finally:
+                await response.aclose()
+            raise ProviderHTTPError(response, body)
+        return _chunks(response)
+
+    def _request(
+        self,
+        deployment: Deployment,
+        key_index: int,
+        messages: list[dict[str, Any]],
+        params: Mapping[str, Any],
+        timeout: httpx.Timeout,
+        *,
+        stream: bool,
+    ) -> httpx.Request:
+        supported = self._supported.get(deployment.id)
+        if supported is None:
+            supported = self._supported[deployment.id] = _supported_params(deployment)
+        payload: dict[str, Any] = {"model": deployment.pinned_model, "messages": messages}
+        # drop_params as LiteLLM applies it: what the model does not take is not sent.
+        drop = bool(litellm.drop_params)
+        payload.update((k, v) for k, v in params.items() if not drop or k in supported)
+        if stream:
+            payload["stream"] = True
+        headers = {"content-type": "application/json"}
+        key = _api_key(deployment, key_index)
+        if key:
+            headers["authorization"] = f"Bearer {key}"
+        return self._client.build_request(
+            "POST",
+            _base(deployment) + "/chat/completions",
+            content=orjson.dumps(payload),
+            headers=headers,
+            timeout=timeout,
+        )
+
+
+async def _chunks(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    """Server-sent events to chunk dicts; a stream that ends without ``[DONE]`` is broken."""
+    try:
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                return
+            try:
+                chunk = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise MalformedResponse("the provider sent a chunk that is not JSON") from None
+            if isinstance(chunk, dict) and "error" in chunk:
+                raise MalformedResponse(str(_error_object(data.encode()).get("message")))
+            yield chunk
+        raise MalformedResponse("the provider's stream ended before [DONE]")
+    finally:
+        await response.aclose()
+
+
+def _supported_params(deployment: Deployment) -> frozenset[str]:
+    config = litellm.OpenAIGPTConfig()
+    return frozenset(config.get_supported_openai_params(deployment.pinned_model))
+
+
+def _api_key(deployment: Deployment, key_index: int) -> str | None:
+    if deployment.api_keys:
+        return deployment.api_keys[key_index].get_secret_value()
+    return os.environ.get(_KEY_ENV)
+
+
+def _base(deployment: Deployment) -> str:
+    base = deployment.api_base or next(
+        (os.environ[name] for name in _BASE_ENVS if os.environ.get(name)), OPENAI_BASE
+    )
+    return base.rstrip("/")
+
+
+def _error_object(body: bytes) -> dict[str, Any]:
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {}
+    error = decoded.get("error") if isinstance(decoded, dict) else None
+    return error if isinstance(error, dict) else {}

@@ -1,0 +1,109 @@
+"""One call to one deployment with one key: the only code that sends a provider request.
+
+Two transports sit behind it. Deployments that speak OpenAI's format unchanged
+go direct over a pooled client (``direct_openai``: LiteLLM's per-call
+bookkeeping was half our CPU per request); every other deployment goes through
+LiteLLM's Router, which translates for its provider. Both give the attempt
+loop the same thing: a chat completion dict, or an iterator of chunk dicts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from router_config.build import key_entry_name
+from router_config.direct_openai import DirectOpenAI, is_direct
+from router_config.schema import Deployment
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A full answer, the model the provider says served it, and LiteLLM's cost if it gave one."""
+
+    body: dict[str, Any]
+    served_model: str | None
+    litellm_cost: float | None = None
+
+
+class ProviderCalls:
+    """Calls deployments directly when LiteLLM would send OpenAI's format unchanged."""
+
+    def __init__(self, router: Any, deployments: Sequence[Deployment], *, direct: bool) -> None:
+        self._router = router
+        self._direct = DirectOpenAI() if direct else None
+        self.direct_ids = (
+            frozenset(d.id for d in deployments if is_direct(d)) if direct else frozenset()
+        )
+
+    async def aclose(self) -> None:
+        if self._direct is not None:
+            await self._direct.aclose()
+
+    async def complete(
+        self,
+        deployment: Deployment,
+        key_index: int,
+        messages: list[dict[str, Any]],
+        params: Mapping[str, Any],
+        timeout: httpx.Timeout,
+    ) -> Completion:
+        """One non-streaming call."""
+        if self._direct is not None and deployment.id in self.direct_ids:
+            body = await self._direct.complete(deployment, key_index, messages, params, timeout)
+            return Completion(body, body.get("model"))
+        response = await self._router.acompletion(
+            model=key_entry_name(deployment, key_index),
+            messages=messages,
+            timeout=timeout,
+            num_retries=0,
+            **params,
+        )
+        body = response.model_dump(exclude_none=True)
+        for choice in body.get("choices") or ():
+            choice.pop("provider_specific_fields", None)  # LiteLLM's, not OpenAI's
+        hidden = getattr(response, "_hidden_params", {}) or {}
+        cost = hidden.get("response_cost")
+        return Completion(
+            body,
+            hidden.get("provider_response_model") or body.get("model"),
+            float(cost) if isinstance(cost, int | float) else None,
+        )
+
+    async def stream(
+        self,
+        deployment: Deployment,
+        key_index: int,
+        messages: list[dict[str, Any]],
+        params: Mapping[str, Any],
+        timeout: httpx.Timeout,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """A streaming call: chunk dicts; closing the iterator releases the connection."""
+        if self._direct is not None and deployment.id in self.direct_ids:
+            return await self._direct.stream(deployment, key_index, messages, params, timeout)
+        response = await self._router.acompletion(
+            model=key_entry_name(deployment, key_index),
+            messages=messages,
+            stream=True,
+            timeout=timeout,
+            num_retries=0,
+            **params,
+        )
+        return _dicts(aiter(response))
+
+
+async def _dicts(chunks: AsyncIterator[Any]) -> AsyncIterator[dict[str, Any]]:
+    try:
+        async for chunk in chunks:
+            yield chunk.model_dump(exclude_none=True)
+    finally:
+        # A stream that broke or was abandoned must give its connection back now;
+        # LiteLLM leaves that to garbage collection, after the event loop may be gone.
+        closer = getattr(chunks, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()
