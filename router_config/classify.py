@@ -63,13 +63,26 @@ def classify(exc: BaseException) -> Failure:
         return Failure("bad_request", False, status)
     if status == 404:
         return Failure("not_found", True, status)
-    if isinstance(exc, httpx.TransportError) or (
+    if _transport_failed(exc) or (
         isinstance(exc, litellm.APIConnectionError) and status in (None, 500)
     ):
         return Failure("connection", True, status)
     if status is not None and status >= 500:
         return Failure("server_error", True, status)
     return Failure("malformed", True, status)
+
+
+def _transport_failed(exc: BaseException) -> bool:
+    """A connection that failed, raised directly or under LiteLLM's wrapping: LiteLLM reports
+    a refused connection as its own 500, caused by the openai SDK's error, caused by httpx's."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return False
+        if isinstance(seen, httpx.TransportError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _status(exc: BaseException) -> int | None:

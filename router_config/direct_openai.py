@@ -29,6 +29,7 @@ from router_config.pricing import PRICE_KEYS
 from router_config.schema import Deployment
 
 OPENAI_BASE = "https://api.openai.com/v1"
+USER_AGENT = "llm-router/0.1"
 # litellm_params a direct call honours (the rest of these are ours or only prices). Any
 # other key means LiteLLM has work to do for this deployment: it goes through the Router.
 _DIRECT_PARAMS = frozenset(
@@ -145,7 +146,7 @@ class DirectOpenAI:
         payload.update((k, v) for k, v in params.items() if not drop or k in supported)
         if stream:
             payload["stream"] = True
-        headers = {"content-type": "application/json"}
+        headers = {"content-type": "application/json", "user-agent": USER_AGENT}
         key = _api_key(deployment, key_index)
         if key:
             headers["authorization"] = f"Bearer {key}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -35,6 +36,9 @@ from router_config.pricing import cost_usd, usage_from
 from router_config.provider_calls import ProviderCalls
 from router_config.schema import Deployment
 
+# LiteLLM's wrapping of a provider's message: "ContextWindowExceededError: litellm.BadRequestError:
+# OpenAIException - <the provider's words>". Direct calls carry the provider's words alone.
+_LITELLM_PREFIXES = re.compile(r"^(?:(?:litellm\.)?[A-Za-z]+(?:Error|Exception)(?::| -) )+")
 # Failures worth retrying on the same deployment (a timeout is not: it already cost the most).
 RETRYABLE = frozenset({"server_error", "connection", "rate_limited", "malformed"})
 
@@ -282,10 +286,9 @@ def _summary(attempt: Attempt) -> AttemptSummary:
 
 def _safe_message(exc: BaseException) -> str:
     """The provider's own reason, without LiteLLM's trailers (redact, then cut to 300 chars)."""
-    if isinstance(exc, asyncio.TimeoutError):
+    if isinstance(exc, asyncio.TimeoutError | httpx.TimeoutException):
         return "the provider did not answer in time"
     text = str(getattr(exc, "message", None) or exc) or type(exc).__name__
-    text = text.split("\n\nLiteLLM:", 1)[0].split("\nReceived Model Group", 1)[0]
-    for prefix in ("litellm.", "BadRequestError: ", "OpenAIException - ", "AnthropicException - "):
-        text = text.removeprefix(prefix)
-    return text.strip()
+    for trailer in ("\n\nLiteLLM:", "\nReceived Model Group", "\nmodel="):
+        text = text.split(trailer, 1)[0]
+    return _LITELLM_PREFIXES.sub("", text).strip()

@@ -47,6 +47,7 @@ class FakeProvider:
             "model": Counter(),
             "path": Counter(),
             "key": Counter(),
+            "client": Counter(),  # the caller's User-Agent product name (which HTTP client)
         }
         self._requests = 0
         self._revoked: set[str] = set()
@@ -174,6 +175,7 @@ class FakeProvider:
             self._counts["mode"][mode.label] += 1
             self._counts["model"][model] += 1
             self._counts["path"][scope["path"]] += 1
+            self._counts["client"][headers.get("user-agent", "").partition("/")[0]] += 1
         reply = _Reply(req, served, headers, mode, anthropic)
         await reply.send(receive, send)
 

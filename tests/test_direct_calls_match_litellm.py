@@ -1,0 +1,141 @@
+"""Direct calls to OpenAI-format deployments behave exactly as calls through LiteLLM's Router.
+
+Each case sends the same request to two gateways over the same fake provider,
+one with ``transport.direct_openai`` on (the default) and one with it off,
+and compares what the caller sees: status, error, answer, usage, cost, and how
+the failure was classified (the 503 names each attempt's reason).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ConfigFactory, Providers
+
+HI = [{"role": "user", "content": "hi"}]
+FAST = """
+router_plugins:
+  transport: {direct_openai: %s}
+  failover: {first_token_timeout_s: 0.3, backoff_base_s: 0.01, backoff_cap_s: 0.01}
+"""
+
+
+def _gateways(make_config: ConfigFactory, serve: Any) -> dict[str, Any]:
+    return {
+        "direct": serve(make_config(FAST % "true")),
+        "litellm": serve(make_config(FAST % "false")),
+    }
+
+
+def _seen(gateway: Any, model: str, *, stream: bool = False) -> dict[str, Any]:
+    """What a caller observes of one request, without timings and ids."""
+    body: dict[str, Any] = {"model": model, "messages": HI, "stream": stream}
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    response = httpx.post(f"{gateway.openai_base}/chat/completions", json=body, timeout=10)
+    seen: dict[str, Any] = {
+        "status": response.status_code,
+        **{
+            h: response.headers.get(h)
+            for h in ("x-router-provider", "x-router-model", "x-router-attempts")
+        },
+    }
+    if response.status_code != 200:
+        error = response.json()["error"]
+        seen["error"] = (error["code"], re.sub(r"after \d+ ms", "", error["message"]))
+    elif stream:
+        chunks = [line[6:] for line in response.text.splitlines() if line.startswith("data: {")]
+        decoded = [httpx.Response(200, content=c).json() for c in chunks]
+        seen["text"] = "".join(
+            (c.get("delta") or {}).get("content") or "" for d in decoded for c in d["choices"]
+        )
+        # OpenAI's three counts (LiteLLM adds zeroed *_details of its own to stream usage).
+        seen["usage"] = [
+            {k: d["usage"][k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+            for d in decoded
+            if d.get("usage")
+        ]
+        seen["models"] = {d["model"] for d in decoded}
+    else:
+        answer = response.json()
+        seen["cost"] = response.headers["x-router-cost-usd"]
+        seen["answer"] = (answer["model"], answer["choices"][0]["message"], answer["usage"])
+    return seen
+
+
+def test_an_openai_format_deployment_is_called_directly_unless_turned_off(
+    make_config: ConfigFactory, serve: Any, providers: Providers
+) -> None:
+    gateways = _gateways(make_config, serve)
+    _seen(gateways["direct"], "openai-only")
+    assert providers.openai.stats()["by_client"] == {"llm-router": 1}
+    _seen(gateways["litellm"], "openai-only")
+    assert providers.openai.stats()["by_client"] == {"llm-router": 1, "AsyncOpenAI": 1}
+    _seen(gateways["direct"], "local-only")  # vLLM has a LiteLLM config of its own
+    assert providers.local.stats()["by_client"] == {"litellm": 1}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_answers_usage_and_cost_are_the_same_on_both_paths(
+    make_config: ConfigFactory, serve: Any, providers: Providers, stream: bool
+) -> None:
+    gateways = _gateways(make_config, serve)
+    direct = _seen(gateways["direct"], "openai-only", stream=stream)
+    assert direct["status"] == 200
+    assert direct == _seen(gateways["litellm"], "openai-only", stream=stream)
+
+
+@pytest.mark.parametrize(
+    "mode", ["500", "503", "429:1", "401", "403", "400", "context", "garbage", "hang"]
+)
+def test_every_provider_fault_is_classified_the_same_on_both_paths(
+    make_config: ConfigFactory, serve: Any, providers: Providers, mode: str
+) -> None:
+    gateways = _gateways(make_config, serve)
+    providers.openai.set_mode(mode)
+    alone = _seen(gateways["direct"], "openai-only")
+    assert alone["status"] != 200
+    via_litellm = _seen(gateways["litellm"], "openai-only")
+    if mode == "garbage":
+        # LiteLLM reports a 200 it cannot parse as its own 500; we name it. Both retry alike.
+        assert "malformed" in alone["error"][1]
+        alone["error"] = (alone["error"][0], alone["error"][1].replace("malformed", "server_error"))
+    assert alone == via_litellm
+    failed_over = _seen(gateways["direct"], "chat")
+    assert failed_over == _seen(gateways["litellm"], "chat")
+
+
+def test_a_provider_that_refuses_connections_is_classified_the_same_on_both_paths(
+    make_config: ConfigFactory, serve: Any
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/v1"  # closed again before use
+    seen = [
+        _seen(serve(make_config(FAST % flag, OPENAI_BASE=dead)), "openai-only")
+        for flag in ("true", "false")
+    ]
+    assert seen[0]["status"] == 503
+    assert "connection" in seen[0]["error"][1]
+    assert seen[0] == seen[1]
+
+
+def test_a_stream_that_breaks_midway_ends_the_same_on_both_paths(
+    make_config: ConfigFactory, serve: Any, providers: Providers
+) -> None:
+    gateways = _gateways(make_config, serve)
+    providers.openai.set_mode("break")
+    results = []
+    for gateway in gateways.values():
+        body = {"model": "openai-only", "messages": HI, "stream": True}
+        with httpx.stream(
+            "POST", f"{gateway.openai_base}/chat/completions", json=body, timeout=10
+        ) as response:
+            text = response.read().decode()
+        results.append((response.status_code, "stream_interrupted" in text, "[DONE]" in text))
+    assert results[0] == results[1] == (200, True, False)
