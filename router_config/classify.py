@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+import aiohttp
 import httpx
 import litellm
 from litellm.litellm_core_utils.exception_mapping_utils import ExceptionCheckers
@@ -72,6 +73,15 @@ def classify(exc: BaseException) -> Failure:
     return Failure("malformed", True, status)
 
 
+# Connection failures: httpx's (under LiteLLM), aiohttp's (direct calls; their timeouts are
+# asyncio.TimeoutError, classified as timeouts above).
+_TRANSPORT_ERRORS = (
+    httpx.TransportError,
+    aiohttp.ClientConnectionError,
+    aiohttp.ClientPayloadError,
+)
+
+
 def _transport_failed(exc: BaseException) -> bool:
     """A connection that failed, raised directly or under LiteLLM's wrapping: LiteLLM reports
     a refused connection as its own 500, caused by the openai SDK's error, caused by httpx's."""
@@ -79,7 +89,7 @@ def _transport_failed(exc: BaseException) -> bool:
     for _ in range(6):
         if seen is None:
             return False
-        if isinstance(seen, httpx.TransportError):
+        if isinstance(seen, _TRANSPORT_ERRORS):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
@@ -96,7 +106,8 @@ def _code(exc: BaseException) -> str | None:
 
 
 def _retry_after(exc: BaseException) -> float | None:
-    headers = getattr(exc, "litellm_response_headers", None)
+    headers = exc.headers if isinstance(exc, ProviderHTTPError) else None
+    headers = headers or getattr(exc, "litellm_response_headers", None)
     if headers is None:
         response = getattr(exc, "response", None)
         headers = getattr(response, "headers", None)

@@ -20,7 +20,7 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import httpx
+import aiohttp
 import litellm
 import orjson
 from litellm.types.utils import LlmProviders
@@ -42,9 +42,9 @@ _KEY_ENV, _BASE_ENVS = "OPENAI_API_KEY", ("OPENAI_API_BASE", "OPENAI_BASE_URL")
 class ProviderHTTPError(Exception):
     """The provider answered with an error status; classified like LiteLLM's errors."""
 
-    def __init__(self, response: httpx.Response, body: bytes) -> None:
-        self.status_code = response.status_code
-        self.response = response  # Retry-After is read from its headers
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status_code = status
+        self.headers = headers  # Retry-After is read from here
         self.body_text = body.decode("utf-8", "replace")
         error = _error_object(body)
         self.code = error.get("code") if isinstance(error.get("code"), str) else None
@@ -72,19 +72,20 @@ def is_direct(deployment: Deployment) -> bool:
 
 
 class DirectOpenAI:
-    """Sends chat completions to OpenAI-format deployments over one keep-alive pool."""
+    """Sends chat completions to OpenAI-format deployments over one keep-alive pool.
+
+    aiohttp, not httpx: on the bench, httpx's pool cost about 2 ms of CPU per call at
+    16 concurrent calls, aiohttp under 0.1 ms. The session is created on first use,
+    inside the event loop that serves requests, and closed with the gateway.
+    """
 
     def __init__(self) -> None:
-        # One pool for every direct deployment: connections are reused across requests,
-        # and per-request timeouts are passed with each call.
-        self._client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
-            http2=False,
-        )
+        self._session: aiohttp.ClientSession | None = None
         self._supported: dict[str, frozenset[str]] = {}
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     async def complete(
         self,
@@ -92,14 +93,13 @@ class DirectOpenAI:
         key_index: int,
         messages: list[dict[str, Any]],
         params: Mapping[str, Any],
-        timeout: httpx.Timeout,
+        limits: tuple[float, float],
     ) -> dict[str, Any]:
         """One non-streaming call: the provider's JSON body as a dict."""
-        request = self._request(deployment, key_index, messages, params, timeout, stream=False)
-        response = await self._client.send(request)
-        body = await response.aread()
-        if response.status_code >= 400:
-            raise ProviderHTTPError(response, body)
+        async with self._post(deployment, key_index, messages, params, limits, False) as reply:
+            body = await reply.read()
+            if reply.status >= 400:
+                raise ProviderHTTPError(reply.status, reply.headers, body)
         try:
             decoded = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -114,29 +114,27 @@ class DirectOpenAI:
         key_index: int,
         messages: list[dict[str, Any]],
         params: Mapping[str, Any],
-        timeout: httpx.Timeout,
+        limits: tuple[float, float],
     ) -> AsyncIterator[dict[str, Any]]:
         """A streaming call; raises before the first chunk when the provider refuses it."""
-        request = self._request(deployment, key_index, messages, params, timeout, stream=True)
-        response = await self._client.send(request, stream=True)
-        if response.status_code >= 400:
+        reply = await self._post(deployment, key_index, messages, params, limits, True)
+        if reply.status >= 400:
             try:
-                body = await response.aread()
+                body = await reply.read()
             finally:
-                await response.aclose()
-            raise ProviderHTTPError(response, body)
-        return _chunks(response)
+                reply.release()
+            raise ProviderHTTPError(reply.status, reply.headers, body)
+        return _chunks(reply)
 
-    def _request(
+    def _post(
         self,
         deployment: Deployment,
         key_index: int,
         messages: list[dict[str, Any]],
         params: Mapping[str, Any],
-        timeout: httpx.Timeout,
-        *,
+        limits: tuple[float, float],
         stream: bool,
-    ) -> httpx.Request:
+    ) -> Any:
         supported = self._supported.get(deployment.id)
         if supported is None:
             supported = self._supported[deployment.id] = _supported_params(deployment)
@@ -150,34 +148,67 @@ class DirectOpenAI:
         key = _api_key(deployment, key_index)
         if key:
             headers["authorization"] = f"Bearer {key}"
-        return self._client.build_request(
-            "POST",
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=512, limit_per_host=0),
+                skip_auto_headers=("User-Agent",),
+            )
+        # A read limit per chunk, like httpx's read timeout: a stream may run long as long
+        # as chunks keep coming; the whole call is bounded by the attempt's own deadline.
+        read_s, connect_s = limits
+        timeout = aiohttp.ClientTimeout(total=None, connect=connect_s, sock_read=read_s)
+        return self._session.post(
             _base(deployment) + "/chat/completions",
-            content=orjson.dumps(payload),
+            data=orjson.dumps(payload),
             headers=headers,
             timeout=timeout,
         )
 
 
-async def _chunks(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+async def _chunks(reply: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
     """Server-sent events to chunk dicts; a stream that ends without ``[DONE]`` is broken."""
     try:
-        async for line in response.aiter_lines():
-            if not line.startswith("data:"):
-                continue
-            data = line[5:].strip()
-            if data == "[DONE]":
-                return
-            try:
-                chunk = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise MalformedResponse("the provider sent a chunk that is not JSON") from None
-            if isinstance(chunk, dict) and "error" in chunk:
-                raise MalformedResponse(str(_error_object(data.encode()).get("message")))
-            yield chunk
+        try:
+            async for line in reply.content:
+                chunk = _event(line)
+                if chunk is _DONE:
+                    return
+                if chunk is not None:
+                    yield chunk
+        except aiohttp.ClientPayloadError:
+            # The connection broke. aiohttp drops what it had already received once it
+            # knows (a private read gets it back): the caller gets every whole chunk the
+            # provider sent, then the error, as through LiteLLM.
+            left = getattr(reply.content, "_read_nowait", lambda n: b"")(-1)
+            for line in left.split(b"\n")[:-1]:  # what follows the last newline is cut off
+                chunk = _event(line)
+                if isinstance(chunk, dict):
+                    yield chunk
+            raise
         raise MalformedResponse("the provider's stream ended before [DONE]")
     finally:
-        await response.aclose()
+        reply.release()
+
+
+_DONE: dict[str, Any] = {}
+
+
+def _event(line: bytes) -> dict[str, Any] | None:
+    """One SSE line: a chunk, ``_DONE``, or None for anything that is not data."""
+    if not line.startswith(b"data:"):
+        return None
+    data = line[5:].strip()
+    if data == b"[DONE]":
+        return _DONE
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise MalformedResponse("the provider sent a chunk that is not JSON") from None
+    if not isinstance(chunk, dict):
+        raise MalformedResponse("the provider sent a chunk that is not an object")
+    if "error" in chunk:
+        raise MalformedResponse(str(_error_object(data).get("message")))
+    return chunk
 
 
 def _supported_params(deployment: Deployment) -> frozenset[str]:

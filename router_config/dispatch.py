@@ -223,13 +223,13 @@ class Dispatcher:
         # Streams: the read timeout between chunks once started; the first chunk is bounded
         # by the wait_for around this call.
         total = self._settings.attempt_timeout_s if ctx.stream else budget
-        timeout = httpx.Timeout(total, connect=min(total, self._settings.connect_timeout_s))
+        limits = (total, min(total, self._settings.connect_timeout_s))
         dep = attempt.deployment
         if not ctx.stream:
-            done = await self._calls.complete(dep, key_index, ctx.messages, ctx.params, timeout)
+            done = await self._calls.complete(dep, key_index, ctx.messages, ctx.params, limits)
             self._succeed(attempt, done.body, done.served_model, done.litellm_cost)
             return Served(attempt=attempt, body=done.body)
-        stream = await self._calls.stream(dep, key_index, ctx.messages, ctx.params, timeout)
+        stream = await self._calls.stream(dep, key_index, ctx.messages, ctx.params, limits)
         try:
             first = await anext(stream)
         except BaseException:

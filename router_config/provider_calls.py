@@ -50,16 +50,16 @@ class ProviderCalls:
         key_index: int,
         messages: list[dict[str, Any]],
         params: Mapping[str, Any],
-        timeout: httpx.Timeout,
+        limits: tuple[float, float],
     ) -> Completion:
-        """One non-streaming call."""
+        """One non-streaming call; ``limits`` are the read and connect timeouts in seconds."""
         if self._direct is not None and deployment.id in self.direct_ids:
-            body = await self._direct.complete(deployment, key_index, messages, params, timeout)
+            body = await self._direct.complete(deployment, key_index, messages, params, limits)
             return Completion(body, body.get("model"))
         response = await self._router.acompletion(
             model=key_entry_name(deployment, key_index),
             messages=messages,
-            timeout=timeout,
+            timeout=_httpx_timeout(limits),
             num_retries=0,
             **params,
         )
@@ -80,20 +80,25 @@ class ProviderCalls:
         key_index: int,
         messages: list[dict[str, Any]],
         params: Mapping[str, Any],
-        timeout: httpx.Timeout,
+        limits: tuple[float, float],
     ) -> AsyncIterator[dict[str, Any]]:
         """A streaming call: chunk dicts; closing the iterator releases the connection."""
         if self._direct is not None and deployment.id in self.direct_ids:
-            return await self._direct.stream(deployment, key_index, messages, params, timeout)
+            return await self._direct.stream(deployment, key_index, messages, params, limits)
         response = await self._router.acompletion(
             model=key_entry_name(deployment, key_index),
             messages=messages,
             stream=True,
-            timeout=timeout,
+            timeout=_httpx_timeout(limits),
             num_retries=0,
             **params,
         )
         return _dicts(aiter(response))
+
+
+def _httpx_timeout(limits: tuple[float, float]) -> httpx.Timeout:
+    read_s, connect_s = limits
+    return httpx.Timeout(read_s, connect=connect_s)
 
 
 async def _dicts(chunks: AsyncIterator[Any]) -> AsyncIterator[dict[str, Any]]:

@@ -13,8 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from plugins.circuit_breaker import Probe
 from plugins.spend_ledger import SpendLedger
 from router_config.alerts import Alerter, AlertSink, LogSink, WebhookSink
@@ -92,14 +90,14 @@ def build_gateway(
 def health_probe(calls: ProviderCalls, settings: FailoverSettings, clock: Clock) -> Probe:
     """A one-token request to one deployment (its first key), classified like any attempt."""
     limit = settings.first_token_timeout_s
-    timeout = httpx.Timeout(limit, connect=min(limit, settings.connect_timeout_s))
+    limits = (limit, min(limit, settings.connect_timeout_s))
 
     async def probe(deployment: Deployment) -> tuple[bool, str | None, str, float]:
         started = clock()
         try:
             await asyncio.wait_for(
                 calls.complete(
-                    deployment, 0, [{"role": "user", "content": "ping"}], {"max_tokens": 1}, timeout
+                    deployment, 0, [{"role": "user", "content": "ping"}], {"max_tokens": 1}, limits
                 ),
                 limit,
             )
