@@ -14,6 +14,21 @@ from router_config.shared_redis import SharedRedis
 
 _MISS: Any = object()
 
+# A successful call, in one atomic round trip (the hot path): fold the latency into the
+# EWMA, start a new error-rate window when the window changed, count the call, reset the
+# failure streak; returns the state it found, so the caller can close a half-open breaker.
+_SUCCESS = """
+local s = redis.call('HMGET', KEYS[1], 'ewma_ms', 'window', 'state')
+local ewma = tonumber(ARGV[2])
+if s[1] then ewma = (1 - tonumber(ARGV[3])) * tonumber(s[1]) + tonumber(ARGV[3]) * ewma end
+if s[2] ~= ARGV[1] then
+  redis.call('HSET', KEYS[1], 'window', ARGV[1], 'win_total', 0, 'win_failed', 0)
+end
+redis.call('HSET', KEYS[1], 'ewma_ms', tostring(ewma), 'consecutive', 0)
+redis.call('HINCRBY', KEYS[1], 'win_total', 1)
+return s[3] or 'closed'
+"""
+
 
 class BreakerStore:
     """Per-deployment breaker fields, shared through Redis when it is up."""
@@ -22,6 +37,7 @@ class BreakerStore:
         self._redis = redis
         self._local: dict[str, dict[str, str]] = {}
         self._claims: dict[str, float] = {}
+        self._success: Any = redis.client.register_script(_SUCCESS) if redis else None
 
     def _key(self, dep: str) -> str:
         assert self._redis is not None
@@ -42,10 +58,28 @@ class BreakerStore:
             key = self._key(dep)
             await self._redis.run(lambda c: c.hset(key, mapping=values), None)  # type: ignore[arg-type,return-value]
 
+    async def record_success(self, dep: str, window: str, latency_ms: float, weight: float) -> str:
+        """Count one successful call (see ``_SUCCESS``); returns the breaker state before it."""
+        local = self._local.setdefault(dep, {})
+        previous = local.get("ewma_ms")
+        ewma = latency_ms if not previous else (1 - weight) * float(previous) + weight * latency_ms
+        if local.get("window") != window:
+            local.update(window=window, win_total="0", win_failed="0")
+        local.update(ewma_ms=str(ewma), consecutive="0")
+        local["win_total"] = str(int(local["win_total"]) + 1)
+        state = local.get("state", "closed")
+        if self._redis is not None and self._redis.available:
+            script, keys = self._success, [self._key(dep)]
+            args = [window, latency_ms, weight]
+            found = await self._redis.run(lambda c: script(keys=keys, args=args, client=c), _MISS)
+            if found is not _MISS:
+                return str(found)
+        return state
+
     async def update_and_incr(
         self, dep: str, fields: Mapping[str, str | float | int], field: str
     ) -> int:
-        """``update(fields)`` then ``incr(field)`` in one Redis round trip: the hot path."""
+        """``update(fields)`` then ``incr(field)`` in one Redis round trip (a failed call)."""
         values = {k: str(v) for k, v in fields.items()}
         local = self._local.setdefault(dep, {})
         local.update(values)

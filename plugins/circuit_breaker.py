@@ -115,19 +115,20 @@ class CircuitBreaker(GatewayPlugin):
         retry_after_s: float | None = None,
     ) -> None:
         """Feed one outcome (a request's attempt or a health probe) to the breaker."""
-        state = await self._store.load(dep.id)
         now = self._now()
         window = str(int(now // self._s.window_s))
+        if ok:
+            if (
+                await self._store.record_success(dep.id, window, latency_ms, EWMA_WEIGHT)
+                != "closed"
+            ):
+                await self._close(dep)
+            return
+        state = await self._store.load(dep.id)
         fields: dict[str, Any] = {"ewma_ms": _ewma(state.get("ewma_ms"), latency_ms)}
         if state.get("window") != window:
             fields.update(window=window, win_total=0, win_failed=0)
-        if ok:
-            fields["consecutive"] = 0
         total = await self._store.update_and_incr(dep.id, fields, "win_total")
-        if ok:
-            if state.get("state", "closed") != "closed":
-                await self._close(dep)
-            return
         failed = await self._store.incr(dep.id, "win_failed")
         consecutive = await self._store.incr(dep.id, "consecutive")
         await self._store.update(

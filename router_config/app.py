@@ -12,9 +12,7 @@ import asyncio
 import datetime as dt
 import gc
 import logging
-import re
 import signal
-import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -34,12 +32,12 @@ from router_config.live import ConfigSource, LiveGateway
 from router_config.loader import load_config
 from router_config.logs import configure_logging, emit
 from router_config.openapi import install_openapi
+from router_config.request_ids import RequestIds
 from router_config.schema import RouterConfig
 from router_config.spend_report import spend
 from router_config.wiring import Timing
 
 log = logging.getLogger("llm_router.app")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 def create_app(
@@ -111,13 +109,7 @@ def create_app(
     install_error_handlers(app)
     install_openapi(app)
 
-    @app.middleware("http")
-    async def request_id(request: Request, call_next: Any) -> Response:
-        given = request.headers.get("x-request-id", "")
-        request.state.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-        response: Response = await call_next(request)
-        response.headers["x-request-id"] = request.state.request_id
-        return response
+    app.add_middleware(RequestIds)
 
     @app.post("/v1/chat/completions")
     @app.post("/chat/completions", include_in_schema=False)

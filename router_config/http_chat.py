@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import orjson
 from fastapi import Request
 from starlette.responses import Response, StreamingResponse
@@ -81,10 +82,14 @@ async def respond(gateway: Gateway, ctx: RequestContext, done: Callable[[], None
     """Serve ``ctx``; ``done`` runs once the request is over (for a stream: after its end)."""
 
     async def finish() -> None:
-        try:
-            await gateway.finish(ctx)
-        finally:
-            done()
+        # A client that leaves a stream makes Starlette cancel it, and every await in the
+        # cleanup would be cancelled too: reservations unsettled, no log line, no trace.
+        # The end-of-request work is bounded (Redis ops time out in 0.25 s), so shield it.
+        with anyio.CancelScope(shield=True):
+            try:
+                await gateway.finish(ctx)
+            finally:
+                done()
 
     try:
         reply = await gateway.serve(ctx)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from router_config.direct_openai import is_direct
 from router_config.failover_budget import budget_lines
 from router_config.planner import Planner
 from router_config.pricing import declared_prices
@@ -48,9 +49,20 @@ def summary(config: RouterConfig) -> str:
     ):
         for source, targets in table.items():
             lines.append(f"{kind}: {source} -> {', '.join(targets)}")
-    lines += ["", *budget_lines(config), *_limit_lines(config)]
+    lines += ["", *budget_lines(config), *_call_lines(config), *_limit_lines(config)]
     lines += [f"warning: {w}" for w in config.warnings]
     return "\n".join(lines)
+
+
+def _call_lines(config: RouterConfig) -> list[str]:
+    """Which deployments are called directly (OpenAI's format, unchanged) and which via LiteLLM."""
+    direct_on = config.plugins.transport.direct_openai
+    direct = [d.id for d in config.deployments if direct_on and is_direct(d)]
+    other = [d.id for d in config.deployments if d.id not in direct]
+    out = [f"calls, direct (OpenAI format, pooled): {', '.join(direct)}"] if direct else []
+    if other:
+        out.append(f"calls, through LiteLLM's Router: {', '.join(other)}")
+    return out
 
 
 def _limit_lines(config: RouterConfig) -> list[str]:

@@ -63,6 +63,8 @@ def test_check_on_the_example_config_prints_groups_in_order(
     )
     assert "vllm.internal:8000" in result.output
     assert "sk-a" not in result.output
+    assert "calls, direct (OpenAI format, pooled): openai-gpt-4o, openai-gpt-4o-mini" in out
+    assert "calls, through LiteLLM's Router: anthropic-claude-sonnet, local-llama" in out
 
 
 def test_check_reports_every_issue_with_its_key_path_and_exits_1(
