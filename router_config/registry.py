@@ -106,6 +106,7 @@ def _langfuse(deps: PluginDeps) -> GatewayPlugin | None:
         secret_key=secret,
         host=host,
         timeout=2,
+        flush_at=settings.flush_at,
         tracer_provider=TracerProvider(),
         span_exporter=deps.span_exporter,
     )
