@@ -49,7 +49,7 @@ class Reply:
 
 
 class Gateway:
-    """Serves chat requests through the Router with the configured plugins."""
+    """Serves chat requests through its provider calls with the configured plugins."""
 
     def __init__(
         self,

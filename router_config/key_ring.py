@@ -1,7 +1,8 @@
 """Provider key rotation: which key a deployment's next call uses, which keys are quarantined.
 
 A deployment may list several keys (``litellm_params.api_keys``); each key is
-its own entry in LiteLLM's Router, so a call can be made with a chosen key.
+its own entry in LiteLLM's Router (a direct call sends the chosen key itself),
+so a call can be made with a chosen key.
 A key answered with 401/403 is quarantined for ``keys.quarantine_s`` (shared
 through Redis so every replica stops using it), alerted once, and the request
 is retried at once with the next key. A deployment with a single key is left
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from router_config.alerts import Alert, Alerter
-from router_config.build import key_entry_name
 from router_config.hooks import Clock
 from router_config.keyhash import fingerprint, sha256_hex
 from router_config.logs import emit
@@ -31,8 +31,7 @@ from router_config.shared_redis import SharedRedis
 class KeyChoice:
     """The key one attempt uses."""
 
-    index: int
-    entry: str  # the Router model name registered with this key
+    index: int  # into Deployment.api_keys (and its Router entries, see build.key_entry_name)
     fingerprint: str
 
 
@@ -81,12 +80,12 @@ class KeyRing:
         if len(keys) <= 1:
             if tried:
                 return None
-            return KeyChoice(0, deployment.id, keys[0].fingerprint if keys else "")
+            return KeyChoice(0, keys[0].fingerprint if keys else "")
         until = await self._quarantined_until(keys)
         now = self._now()
         for n, key in enumerate(keys):
             if n not in tried and until[n] <= now:
-                return KeyChoice(n, key_entry_name(deployment, n), key.fingerprint)
+                return KeyChoice(n, key.fingerprint)
         return None
 
     async def quarantine(self, deployment: Deployment, choice: KeyChoice, status: int) -> None:
