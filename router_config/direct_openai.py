@@ -17,10 +17,12 @@ once per deployment, from LiteLLM's own provider config.
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
+import certifi
 import litellm
 import orjson
 from litellm.types.utils import LlmProviders
@@ -149,14 +151,12 @@ class DirectOpenAI:
         if key:
             headers["authorization"] = f"Bearer {key}"
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=512, limit_per_host=0),
-                skip_auto_headers=("User-Agent",),
-            )
-        # A read limit per chunk, like httpx's read timeout: a stream may run long as long
-        # as chunks keep coming; the whole call is bounded by the attempt's own deadline.
+            self._session = _session()
+        # The connect limit covers the TCP/TLS handshake only (not a wait for a pooled
+        # connection: the pool is unbounded); the read limit applies per chunk, like
+        # httpx's read timeout. The whole call is bounded by the attempt's own deadline.
         read_s, connect_s = limits
-        timeout = aiohttp.ClientTimeout(total=None, connect=connect_s, sock_read=read_s)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_s, sock_read=read_s)
         return self._session.post(
             _base(deployment) + "/chat/completions",
             data=orjson.dumps(payload),
@@ -209,6 +209,25 @@ def _event(line: bytes) -> dict[str, Any] | None:
     if "error" in chunk:
         raise MalformedResponse(str(_error_object(data).get("message")))
     return chunk
+
+
+def _session() -> aiohttp.ClientSession:
+    """Created inside the serving event loop. As the openai SDK does: HTTP(S)_PROXY and
+    NO_PROXY are honoured, certificates checked against certifi's bundle, and LiteLLM's
+    ``ssl_verify`` (False, or a CA bundle path) applies to direct calls too."""
+    verify = litellm.ssl_verify
+    tls: ssl.SSLContext | bool
+    if verify is False:
+        tls = False
+    else:
+        tls = ssl.create_default_context(
+            cafile=verify if isinstance(verify, str) else certifi.where()
+        )
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, ssl=tls),
+        trust_env=True,
+        skip_auto_headers=("User-Agent",),
+    )
 
 
 def _supported_params(deployment: Deployment) -> frozenset[str]:

@@ -139,3 +139,16 @@ def test_a_stream_that_breaks_midway_ends_the_same_on_both_paths(
             text = response.read().decode()
         results.append((response.status_code, "stream_interrupted" in text, "[DONE]" in text))
     assert results[0] == results[1] == (200, True, False)
+
+
+def test_direct_calls_go_through_the_https_proxy_the_environment_names(
+    make_config: ConfigFactory, serve: Any, providers: Providers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The provider's host does not resolve: only the proxy (our fake provider, which
+    # answers absolute-form requests like a forward proxy would pass them) can reach it.
+    monkeypatch.setenv("HTTP_PROXY", providers.openai.base_url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")  # the test's own calls go direct
+    gateway = serve(make_config(FAST % "true", OPENAI_BASE="http://provider.invalid/v1"))
+    seen = _seen(gateway, "openai-only")
+    assert seen["status"] == 200, seen
+    assert providers.openai.stats()["by_client"] == {"llm-router": 1}
