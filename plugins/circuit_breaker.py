@@ -13,13 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from plugins.breaker_state import BreakerStore
 from router_config.alerts import Alert, Alerter
-from router_config.errors import AllProvidersFailed
 from router_config.hooks import Attempt, Clock, GatewayPlugin, RequestContext, SkipDeployment
 from router_config.logs import emit
 from router_config.metrics import Metrics
@@ -85,8 +83,9 @@ class CircuitBreaker(GatewayPlugin):
         if state.get("state", "closed") == "closed":
             return
         now = self._now()
-        if now < float(state.get("open_until", 0)):
-            raise SkipDeployment("breaker open")
+        open_until = float(state.get("open_until", 0))
+        if now < open_until:
+            raise SkipDeployment("breaker open", retry_after_s=open_until - now)
         if not await self._store.claim_probe(deployment.id, now, self._s.cooldown_s):
             raise SkipDeployment("breaker half-open: probe in flight")
         await self._store.update(deployment.id, {"state": "half_open"})
@@ -187,19 +186,6 @@ class CircuitBreaker(GatewayPlugin):
                 fields={"deployment": dep.id, "provider": dep.provider},
             )
         )
-
-    async def on_failure(self, ctx: RequestContext, error: Exception) -> Mapping[str, Any] | None:
-        """Tell the caller when to retry: the earliest half-open time of the plan."""
-        if isinstance(error, AllProvidersFailed):
-            now = self._now()
-            waits = [
-                float(s.get("open_until", 0)) - now
-                for s in [await self._store.load(d) for d, _ in ctx.skipped]
-            ]
-            waits = [w for w in waits if w > 0]
-            if waits:
-                error.retry_after_s = math.ceil(min(waits))
-        return None
 
     async def health(self) -> dict[str, dict[str, Any]]:
         now = self._now()

@@ -38,7 +38,7 @@ class DeploymentRateLimits(GatewayPlugin):
         verdict = await self._windows.admit([limit], estimate)
         if verdict.refused is not None:
             self._metrics.rate_limited.labels("deployment").inc()
-            raise SkipDeployment("rate_limited_local")
+            raise SkipDeployment("rate_limited_local", retry_after_s=verdict.reset_s)
         self._admitted[(ctx.state_key, deployment.id)] = verdict
 
     async def on_request_end(self, ctx: RequestContext) -> None:

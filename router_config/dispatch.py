@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -110,7 +111,9 @@ class Dispatcher:
                 raise UpstreamRejectedRequest(ctx.attempts[-1].message)
         if self._clock() >= ctx.deadline:
             ctx.tags.add("deadline")
-        raise AllProvidersFailed([_summary(a) for a in ctx.attempts])
+        # Retry-After: when the first skipped deployment takes calls again, else 1 s.
+        wait = math.ceil(min(ctx.skipped_for_s)) if ctx.skipped_for_s else 1
+        raise AllProvidersFailed([_summary(a) for a in ctx.attempts], retry_after_s=wait)
 
     async def _with_retries(
         self, ctx: RequestContext, deployment: Deployment, first: KeyChoice, *, last: bool
@@ -165,6 +168,8 @@ class Dispatcher:
                 await plugin.before_attempt(ctx, deployment)
         except SkipDeployment as skip:
             ctx.skipped.append((deployment.id, skip.reason))
+            if skip.retry_after_s is not None and skip.retry_after_s > 0:
+                ctx.skipped_for_s.append(skip.retry_after_s)
             return None
         return key
 

@@ -25,11 +25,16 @@ PART_TOKENS = 1_100
 
 
 class SkipDeployment(Exception):
-    """Raised by ``before_attempt``: do not call this deployment for this request."""
+    """Raised by ``before_attempt``: do not call this deployment for this request.
 
-    def __init__(self, reason: str) -> None:
+    ``retry_after_s`` says when it takes calls again, if known (breaker open until, rate
+    window reset): a 503 for a request whose every deployment was skipped says so.
+    """
+
+    def __init__(self, reason: str, *, retry_after_s: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.retry_after_s = retry_after_s
 
 
 class RejectAttempt(Exception):
@@ -97,6 +102,8 @@ class RequestContext:
     deadline: float
     attempts: list[Attempt] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # Seconds until each skipped deployment that said so takes calls again.
+    skipped_for_s: list[float] = field(default_factory=list)
     tags: set[str] = field(default_factory=set)
     response_headers: dict[str, str] = field(default_factory=dict)
     outcome: str = "pending"

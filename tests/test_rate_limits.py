@@ -179,3 +179,23 @@ def test_a_deployment_tpm_counts_real_usage_not_the_reservation(
     ]
     # Each call reserves 35 tokens and really uses 8: 8 + 35 fits in 50, 16 + 35 does not.
     assert served == ["openai", "openai", "anthropic"]
+
+
+def test_a_model_whose_only_deployment_is_at_its_rpm_says_when_to_retry(
+    make_config: ConfigFactory, serve, providers: Providers
+) -> None:
+    clock = FakeClock(start=6_000_000.0 + 45)  # 45 s into a one-minute window
+    config = make_config(
+        text=BASE_CONFIG.replace(
+            "  - model_name: openai-only\n    litellm_params:\n",
+            "  - model_name: openai-only\n    litellm_params:\n      rpm: 1\n",
+        )
+    )
+    gateway = serve(config, timing=Timing(now=clock))
+    body = {"model": "openai-only", "messages": [{"role": "user", "content": "hi"}]}
+    url = f"{gateway.base_url}/v1/chat/completions"
+    assert httpx.post(url, json=body, timeout=10).status_code == 200
+    refused = httpx.post(url, json=body, timeout=10)
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "15"  # the window's reset, not a blind 1 s
+    assert providers.openai.stats()["requests"] == 1
