@@ -58,6 +58,7 @@ class CircuitBreaker(GatewayPlugin):
         self._now = now
         self._deployments = deployments
         self._gauge = metrics.breaker_state
+        self._probing: set[tuple[int, str]] = set()  # (request, deployment) holding the probe
 
     async def start(self) -> None:
         if self._s.health_check_interval_s and self._probe is not None:
@@ -91,8 +92,21 @@ class CircuitBreaker(GatewayPlugin):
         await self._store.update(deployment.id, {"state": "half_open"})
         self._gauge.labels(deployment.id).set(STATE_VALUE["half_open"])
         ctx.tags.add("breaker:probe")
+        self._probing.add((ctx.state_key, deployment.id))
+
+    async def on_skipped(self, ctx: RequestContext, deployment: Deployment, reason: str) -> None:
+        """This request claimed the half-open probe, then another plugin skipped the call:
+        free the claim now, or the deployment waits a whole cooldown for its next probe."""
+        if (ctx.state_key, deployment.id) in self._probing:
+            self._probing.discard((ctx.state_key, deployment.id))
+            await self._store.release_probe(deployment.id)
+
+    async def on_request_end(self, ctx: RequestContext) -> None:
+        for key in [k for k in self._probing if k[0] == ctx.state_key]:
+            self._probing.discard(key)
 
     async def after_attempt(self, ctx: RequestContext, attempt: Attempt) -> None:
+        self._probing.discard((ctx.state_key, attempt.deployment.id))
         if attempt.outcome == "streaming" or attempt.reason in NOT_HEALTH:
             return
         await self.record(

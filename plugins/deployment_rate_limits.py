@@ -41,6 +41,12 @@ class DeploymentRateLimits(GatewayPlugin):
             raise SkipDeployment("rate_limited_local", retry_after_s=verdict.reset_s)
         self._admitted[(ctx.state_key, deployment.id)] = verdict
 
+    async def on_skipped(self, ctx: RequestContext, deployment: Deployment, reason: str) -> None:
+        """Admitted, then skipped by a later plugin (budget spent): the call never went out."""
+        verdict = self._admitted.pop((ctx.state_key, deployment.id), None)
+        if verdict is not None:
+            await self._windows.release(verdict)
+
     async def on_request_end(self, ctx: RequestContext) -> None:
         """Settle each reservation to what every attempt on that deployment really used
         (a retry's tokens included; a failed attempt used none)."""

@@ -87,6 +87,13 @@ class LangfuseLogger(GatewayPlugin):
                 },
             )
 
+    async def on_skipped(self, ctx: RequestContext, deployment: Deployment, reason: str) -> None:
+        """The deployment was skipped after its generation started: end it, saying why."""
+        generation = self._generations.pop((ctx.state_key, deployment.id), None)
+        if generation is not None:
+            generation.update(level="WARNING", status_message=f"skipped: {reason}")
+            generation.end()
+
     async def after_attempt(self, ctx: RequestContext, attempt: Attempt) -> None:
         key = (ctx.state_key, attempt.deployment.id)
         generation = self._generations.get(key)

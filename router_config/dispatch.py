@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import random
 import re
@@ -36,6 +37,8 @@ from router_config.plugin_settings import FailoverSettings
 from router_config.pricing import cost_usd, usage_from
 from router_config.provider_calls import ProviderCalls
 from router_config.schema import Deployment
+
+log = logging.getLogger("llm_router.dispatch")
 
 # LiteLLM's wrapping of a provider's message: "ContextWindowExceededError: litellm.BadRequestError:
 # OpenAIException - <the provider's words>". Direct calls carry the provider's words alone.
@@ -163,13 +166,20 @@ class Dispatcher:
         if key is None:
             ctx.skipped.append((deployment.id, "keys_quarantined"))
             return None
+        admitted: list[GatewayPlugin] = []
         try:
             for plugin in self._plugins:
                 await plugin.before_attempt(ctx, deployment)
+                admitted.append(plugin)
         except SkipDeployment as skip:
             ctx.skipped.append((deployment.id, skip.reason))
             if skip.retry_after_s is not None and skip.retry_after_s > 0:
                 ctx.skipped_for_s.append(skip.retry_after_s)
+            for plugin in admitted:  # give back what the plugins before the skip took
+                try:
+                    await plugin.on_skipped(ctx, deployment, skip.reason)
+                except Exception:  # bookkeeping: never fails the request
+                    log.exception("plugin %s failed in on_skipped", plugin.name)
             return None
         return key
 

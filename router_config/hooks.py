@@ -2,7 +2,7 @@
 
 Data flows one way: request -> auth -> ``on_request`` (admission, cache) ->
 for each planned deployment ``before_attempt`` -> provider call ->
-``after_attempt`` -> ``on_success`` or ``on_failure`` (degradation) ->
+``after_attempt`` (or ``on_skipped``) -> ``on_success`` or ``on_failure`` (degradation) ->
 ``on_request_end`` (logging, tracing). A plugin subclasses ``GatewayPlugin``
 and overrides only the hooks it needs; it never imports another plugin.
 """
@@ -178,6 +178,10 @@ class GatewayPlugin:
 
     async def before_attempt(self, ctx: RequestContext, deployment: Deployment) -> None:
         """May raise ``SkipDeployment`` (breaker open, budget spent, wrong version)."""
+
+    async def on_skipped(self, ctx: RequestContext, deployment: Deployment, reason: str) -> None:
+        """A later plugin skipped a deployment this one had let through in ``before_attempt``:
+        undo what letting it through took (a probe claim, a rate-limit slot, a span)."""
 
     async def after_attempt(self, ctx: RequestContext, attempt: Attempt) -> None:
         """Sees every attempt; may raise ``RejectAttempt`` on a successful one."""

@@ -139,17 +139,33 @@ class RateWindows:
 
     async def settle(self, verdict: Verdict, actual_tokens: int) -> None:
         """Replace an admitted request's token estimate with what it really used."""
-        delta = actual_tokens - verdict.estimate
-        if not verdict.allowed or delta == 0:
-            return
-        keys = [self._keys(u.limit, verdict.window)[1] for u in verdict.usage if u.limit.tpm]
-        if not keys:
+        if verdict.allowed:
+            await self._adjust(verdict, 0, actual_tokens - verdict.estimate)
+
+    async def release(self, verdict: Verdict) -> None:
+        """An admitted request that was never sent: count neither it nor its tokens."""
+        if verdict.allowed:
+            await self._adjust(verdict, -1, -verdict.estimate)
+
+    async def _adjust(self, verdict: Verdict, requests: int, tokens: int) -> None:
+        changes = [
+            (key, delta)
+            for u in verdict.usage
+            for key, delta, limited in zip(
+                self._keys(u.limit, verdict.window),
+                (requests, tokens),
+                (u.limit.rpm, u.limit.tpm),
+                strict=True,
+            )
+            if limited and delta
+        ]
+        if not changes:
             return
         if self._redis is not None and self._redis.available:
 
             async def adjust(client: Any) -> bool:
                 async with client.pipeline(transaction=False) as pipe:
-                    for key in keys:
+                    for key, delta in changes:
                         pipe.incrby(key, delta)
                         pipe.expire(key, 2 * WINDOW_S)  # a late settle must not leave it forever
                     await pipe.execute()
@@ -158,7 +174,7 @@ class RateWindows:
             if await self._redis.run(adjust, False):
                 return
         if verdict.window == self._local_window:
-            for key in keys:
+            for key, delta in changes:
                 self._local[key] = self._local.get(key, 0) + delta
 
     def _keys(self, limit: Limit, window: int) -> tuple[str, str]:
