@@ -9,7 +9,7 @@
 | 401 / 403, deployment has more keys     | key_refused       | next key  | key quarantined        |
 | 404 from the provider                   | not_found         | yes       | model gone at provider |
 | 429                                     | rate_limited      | yes       | Retry-After kept       |
-| timeout (connect, first token, total)   | timeout           | yes       |                        |
+| timeout (connect, first token, total)   | timeout           | yes       | and a provider's 408   |
 | connection refused / reset              | connection        | yes       |                        |
 | 5xx                                     | server_error      | yes       |                        |
 | malformed response, anything else       | malformed         | yes       |                        |
@@ -54,7 +54,8 @@ def classify(exc: BaseException) -> Failure:
         text and ExceptionCheckers.is_azure_content_policy_violation_error(text)
     ):
         return Failure("content_policy", True, status)
-    if isinstance(exc, asyncio.TimeoutError | litellm.Timeout | httpx.TimeoutException):
+    timed_out = isinstance(exc, asyncio.TimeoutError | litellm.Timeout | httpx.TimeoutException)
+    if timed_out or status == 408:
         return Failure("timeout", True, status)
     if isinstance(exc, litellm.RateLimitError) or status == 429:
         return Failure("rate_limited", True, 429, retry_after_s=_retry_after(exc))
@@ -79,6 +80,7 @@ _TRANSPORT_ERRORS = (
     httpx.TransportError,
     aiohttp.ClientConnectionError,
     aiohttp.ClientPayloadError,
+    aiohttp.ClientResponseError,  # an answer that is not valid HTTP
 )
 
 

@@ -4,31 +4,36 @@ Measured on 2 cores against the fake provider: ``Router.acompletion`` costs
 about 3.3 ms of CPU per call (its success logging, response metadata, cost
 calculation and the openai SDK's request building), half of everything the
 gateway spends on a request (../shared/LITELLM_NOTES.md, bench/). For a
-deployment whose LiteLLM provider config is the plain ``OpenAIGPTConfig``,
-LiteLLM sends the request unchanged, so we send it ourselves: the same JSON to
-the same URL with the same key, and the provider's JSON back as it came.
+deployment whose LiteLLM provider config is the plain ``OpenAIGPTConfig``, and
+a plain request (text messages, parameters LiteLLM passes through), LiteLLM
+sends the request unchanged, so we send it ourselves: the same JSON to the
+same URL with the same key and headers, and the provider's JSON back as it came.
 
-Everything LiteLLM would translate (Anthropic, Bedrock, vLLM's own config,
-OpenAI's reasoning models, ``organization`` or ``extra_headers`` in
-``litellm_params``...) still goes through the Router: ``is_direct`` decides,
-once per deployment, from LiteLLM's own provider config.
+Everything LiteLLM would translate still goes through the Router: other
+providers, OpenAI's reasoning models, deployments with more ``litellm_params``
+(``organization``, ``extra_headers``...), and requests with tools, images,
+``developer`` messages or parameters LiteLLM rewrites. ``is_direct`` decides
+per deployment (from LiteLLM's own provider config), ``is_plain`` per request;
+tests/test_direct_calls_match_litellm.py compares the bodies both paths send.
 """
 
 from __future__ import annotations
 
 import os
-import ssl
+import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
-import certifi
 import litellm
 import orjson
+from litellm.llms.custom_httpx.http_handler import get_ssl_configuration
 from litellm.types.utils import LlmProviders
 
 from router_config.pricing import PRICE_KEYS
 from router_config.schema import Deployment
+from router_config.sse_reader import read_chunks
 
 OPENAI_BASE = "https://api.openai.com/v1"
 USER_AGENT = "llm-router/0.1"
@@ -37,8 +42,29 @@ USER_AGENT = "llm-router/0.1"
 _DIRECT_PARAMS = frozenset(
     {"model", "api_base", "api_key", "order", "rpm", "tpm", "timeout", "stream_timeout"}
 ) | frozenset(PRICE_KEYS)
-# LiteLLM reads these when a deployment names no key or base (as its openai provider does).
-_KEY_ENV, _BASE_ENVS = "OPENAI_API_KEY", ("OPENAI_API_BASE", "OPENAI_BASE_URL")
+# Request parameters LiteLLM sends to a plain-config OpenAI model exactly as given (the
+# equivalence test checks each). Tools, response formats, images and the rest are
+# rewritten by LiteLLM in some cases: such requests take the Router.
+_PLAIN_PARAMS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "n",
+        "max_tokens",
+        "max_completion_tokens",
+        "stop",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "seed",
+        "user",
+        "stream_options",
+    }
+)
+_PLAIN_ROLES = frozenset({"system", "user", "assistant"})
+_PLAIN_MESSAGE_KEYS = frozenset({"role", "content", "name"})
 
 
 class ProviderHTTPError(Exception):
@@ -70,7 +96,18 @@ def is_direct(deployment: Deployment) -> bool:
     config = litellm.ProviderConfigManager.get_provider_chat_config(
         model=deployment.pinned_model, provider=provider
     )
-    return type(config) is litellm.OpenAIGPTConfig
+    return type(config) is litellm.OpenAIGPTConfig and not litellm.headers
+
+
+def is_plain(messages: list[dict[str, Any]], params: Mapping[str, Any]) -> bool:
+    """True for a request LiteLLM would pass through unchanged: text messages of the
+    system/user/assistant roles and only parameters from ``_PLAIN_PARAMS``."""
+    return params.keys() <= _PLAIN_PARAMS and all(
+        m.get("role") in _PLAIN_ROLES
+        and isinstance(m.get("content"), str)
+        and m.keys() <= _PLAIN_MESSAGE_KEYS
+        for m in messages
+    )
 
 
 class DirectOpenAI:
@@ -83,9 +120,12 @@ class DirectOpenAI:
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
         self._supported: dict[str, frozenset[str]] = {}
+        self._proxies: dict[str, str | None] = {}
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._session is not None:
             await self._session.close()
 
@@ -126,7 +166,7 @@ class DirectOpenAI:
             finally:
                 reply.release()
             raise ProviderHTTPError(reply.status, reply.headers, body)
-        return _chunks(reply)
+        return read_chunks(reply)
 
     def _post(
         self,
@@ -137,6 +177,8 @@ class DirectOpenAI:
         limits: tuple[float, float],
         stream: bool,
     ) -> Any:
+        if self._closed:  # a retired gateway: no new pool that nobody would close
+            raise RuntimeError("this gateway is closed")
         supported = self._supported.get(deployment.id)
         if supported is None:
             supported = self._supported[deployment.id] = _supported_params(deployment)
@@ -146,88 +188,72 @@ class DirectOpenAI:
         payload.update((k, v) for k, v in params.items() if not drop or k in supported)
         if stream:
             payload["stream"] = True
-        headers = {"content-type": "application/json", "user-agent": USER_AGENT}
-        key = _api_key(deployment, key_index)
-        if key:
-            headers["authorization"] = f"Bearer {key}"
         if self._session is None or self._session.closed:
             self._session = _session()
-        # The connect limit covers the TCP/TLS handshake only (not a wait for a pooled
-        # connection: the pool is unbounded); the read limit applies per chunk, like
-        # httpx's read timeout. The whole call is bounded by the attempt's own deadline.
-        read_s, connect_s = limits
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_s, sock_read=read_s)
+        url = _base(deployment) + "/chat/completions"
+        proxy = self._proxies.get(url, "")
+        if proxy == "":
+            proxy = self._proxies[url] = _proxy_for(url)
         return self._session.post(
-            _base(deployment) + "/chat/completions",
+            url,
             data=orjson.dumps(payload),
-            headers=headers,
-            timeout=timeout,
+            headers=_headers(deployment, key_index),
+            timeout=_timeout(deployment, limits, stream),
+            proxy=proxy,
         )
-
-
-async def _chunks(reply: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
-    """Server-sent events to chunk dicts; a stream that ends without ``[DONE]`` is broken."""
-    try:
-        try:
-            async for line in reply.content:
-                chunk = _event(line)
-                if chunk is _DONE:
-                    return
-                if chunk is not None:
-                    yield chunk
-        except aiohttp.ClientPayloadError:
-            # The connection broke. aiohttp drops what it had already received once it
-            # knows (a private read gets it back): the caller gets every whole chunk the
-            # provider sent, then the error, as through LiteLLM.
-            left = getattr(reply.content, "_read_nowait", lambda n: b"")(-1)
-            for line in left.split(b"\n")[:-1]:  # what follows the last newline is cut off
-                chunk = _event(line)
-                if isinstance(chunk, dict):
-                    yield chunk
-            raise
-        raise MalformedResponse("the provider's stream ended before [DONE]")
-    finally:
-        reply.release()
-
-
-_DONE: dict[str, Any] = {}
-
-
-def _event(line: bytes) -> dict[str, Any] | None:
-    """One SSE line: a chunk, ``_DONE``, or None for anything that is not data."""
-    if not line.startswith(b"data:"):
-        return None
-    data = line[5:].strip()
-    if data == b"[DONE]":
-        return _DONE
-    try:
-        chunk = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        raise MalformedResponse("the provider sent a chunk that is not JSON") from None
-    if not isinstance(chunk, dict):
-        raise MalformedResponse("the provider sent a chunk that is not an object")
-    if "error" in chunk:
-        raise MalformedResponse(str(_error_object(data).get("message")))
-    return chunk
 
 
 def _session() -> aiohttp.ClientSession:
-    """Created inside the serving event loop. As the openai SDK does: HTTP(S)_PROXY and
-    NO_PROXY are honoured, certificates checked against certifi's bundle, and LiteLLM's
-    ``ssl_verify`` (False, or a CA bundle path) applies to direct calls too."""
-    verify = litellm.ssl_verify
-    tls: ssl.SSLContext | bool
-    if verify is False:
-        tls = False
-    else:
-        tls = ssl.create_default_context(
-            cafile=verify if isinstance(verify, str) else certifi.where()
-        )
+    """Created inside the serving event loop. TLS as LiteLLM configures it for its own
+    clients (certifi, ``SSL_VERIFY``, ``SSL_CERT_FILE``, ``litellm.ssl_verify``...).
+    ``trust_env`` stays off: it would read ``.netrc`` on every call (and send its login);
+    proxies are resolved by ``_proxy_for`` instead."""
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=0, ssl=tls),
-        trust_env=True,
+        connector=aiohttp.TCPConnector(limit=0, ssl=get_ssl_configuration()),
         skip_auto_headers=("User-Agent",),
     )
+
+
+def _proxy_for(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY),
+    as httpx and the openai SDK read them; resolved once per URL."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies()
+    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return proxies.get(parts.scheme) or proxies.get("all")
+
+
+def _timeout(
+    deployment: Deployment, limits: tuple[float, float], stream: bool
+) -> aiohttp.ClientTimeout:
+    """The connect limit covers the TCP/TLS handshake only (the pool is unbounded, so no
+    call waits for a connection); the read limit applies per chunk, like httpx's read
+    timeout, and a deployment's own ``stream_timeout``/``timeout`` can only shorten it."""
+    read_s, connect_s = limits
+    params = deployment.litellm_params
+    own = params.get("stream_timeout") if stream else None
+    own = own if own is not None else params.get("timeout")
+    if isinstance(own, int | float) and not isinstance(own, bool) and own > 0:
+        read_s = min(read_s, float(own))
+    return aiohttp.ClientTimeout(total=None, sock_connect=connect_s, sock_read=read_s)
+
+
+def _headers(deployment: Deployment, key_index: int) -> dict[str, str]:
+    """Auth, organization and project headers, from the same places LiteLLM and the
+    openai SDK take them."""
+    headers = {"content-type": "application/json", "user-agent": USER_AGENT}
+    key = _api_key(deployment, key_index)
+    if key:
+        headers["authorization"] = f"Bearer {key}"
+    org = litellm.organization or os.environ.get("OPENAI_ORGANIZATION")
+    org = org or os.environ.get("OPENAI_ORG_ID")
+    if org:
+        headers["openai-organization"] = org
+    project = os.environ.get("OPENAI_PROJECT_ID")
+    if project:
+        headers["openai-project"] = project
+    return headers
 
 
 def _supported_params(deployment: Deployment) -> frozenset[str]:
@@ -238,14 +264,19 @@ def _supported_params(deployment: Deployment) -> frozenset[str]:
 def _api_key(deployment: Deployment, key_index: int) -> str | None:
     if deployment.api_keys:
         return deployment.api_keys[key_index].get_secret_value()
-    return os.environ.get(_KEY_ENV)
+    key = litellm.api_key or litellm.openai_key or os.environ.get("OPENAI_API_KEY")
+    return str(key) if key else None
 
 
 def _base(deployment: Deployment) -> str:
-    base = deployment.api_base or next(
-        (os.environ[name] for name in _BASE_ENVS if os.environ.get(name)), OPENAI_BASE
+    base = (
+        deployment.api_base
+        or litellm.api_base
+        or os.environ.get("OPENAI_BASE_URL")
+        or os.environ.get("OPENAI_API_BASE")
+        or OPENAI_BASE
     )
-    return base.rstrip("/")
+    return str(base).rstrip("/")
 
 
 def _error_object(body: bytes) -> dict[str, Any]:

@@ -115,7 +115,7 @@ class Dispatcher:
         if self._clock() >= ctx.deadline:
             ctx.tags.add("deadline")
         # Retry-After: when the first skipped deployment takes calls again, else 1 s.
-        wait = math.ceil(min(ctx.skipped_for_s)) if ctx.skipped_for_s else 1
+        wait = math.ceil(min(ctx.skipped_until) - self._clock()) if ctx.skipped_until else 1
         raise AllProvidersFailed([_summary(a) for a in ctx.attempts], retry_after_s=wait)
 
     async def _with_retries(
@@ -174,7 +174,7 @@ class Dispatcher:
         except SkipDeployment as skip:
             ctx.skipped.append((deployment.id, skip.reason))
             if skip.retry_after_s is not None and skip.retry_after_s > 0:
-                ctx.skipped_for_s.append(skip.retry_after_s)
+                ctx.skipped_until.append(self._clock() + skip.retry_after_s)
             for plugin in admitted:  # give back what the plugins before the skip took
                 try:
                     await plugin.on_skipped(ctx, deployment, skip.reason)
@@ -215,8 +215,8 @@ class Dispatcher:
                 "rejected",
                 rejected.reason,
             )
-            if served.chunks is not None:  # a stream we will not relay: release it now
-                await served.chunks.aclose()  # type: ignore[attr-defined]
+            if isinstance(served.chunks, _Prepended):  # a stream we will not relay: release it
+                await served.chunks.aclose()
             if not rejected.fail_over:
                 raise rejected.error or UpstreamRejectedRequest(rejected.reason) from None
             return None, Failure("rejected", True, None)
@@ -253,7 +253,7 @@ class Dispatcher:
         attempt.latency_ms = (self._clock() - attempt.started) * 1000
         attempt.outcome = "streaming"
         attempt.served_model = first.get("model")
-        return Served(attempt=attempt, chunks=_chain(first, stream))
+        return Served(attempt=attempt, chunks=_Prepended(first, stream))
 
     def _succeed(
         self, attempt: Attempt, body: dict[str, Any], served: str | None, litellm_cost: float | None
@@ -275,17 +275,27 @@ class Dispatcher:
         attempt.message = message
 
 
-async def _chain(
-    first: dict[str, Any], rest: AsyncIterator[dict[str, Any]]
-) -> AsyncIterator[dict[str, Any]]:
-    try:
-        yield first
-        async for chunk in rest:
-            yield chunk
-    finally:
-        # A stream that broke or was abandoned gives its connection back now.
+class _Prepended:
+    """``first``, then the rest of ``rest``. Closing it closes ``rest`` at once, even before
+    iteration began (a stream rejected after its first chunk): its connection goes back now."""
+
+    def __init__(self, first: dict[str, Any], rest: AsyncIterator[dict[str, Any]]) -> None:
+        self._first: dict[str, Any] | None = first
+        self._rest = rest
+
+    def __aiter__(self) -> _Prepended:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        return await anext(self._rest)
+
+    async def aclose(self) -> None:
+        self._first = None
         with contextlib.suppress(Exception):
-            await rest.aclose()  # type: ignore[attr-defined]
+            await self._rest.aclose()  # type: ignore[attr-defined]
 
 
 def _summary(attempt: Attempt) -> AttemptSummary:

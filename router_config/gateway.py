@@ -17,11 +17,11 @@ from router_config.alerts import Alerter
 from router_config.build import RouterHandle
 from router_config.dispatch import Dispatcher, Served, Sleep
 from router_config.errors import AllProvidersFailed, RouterError
-from router_config.hooks import Attempt, Clock, GatewayPlugin, RequestContext
+from router_config.hooks import Attempt, Clock, GatewayPlugin, RequestContext, Usage
 from router_config.key_ring import KeyRing
 from router_config.metrics import Metrics
 from router_config.planner import Planner
-from router_config.pricing import cost_usd, usage_from
+from router_config.pricing import cost_usd, counted_usage, usage_from
 from router_config.provider_calls import ProviderCalls
 from router_config.redact import Redactor, config_secrets
 from router_config.replay import replay_as_chunks
@@ -173,6 +173,17 @@ class Gateway:
                 "The provider failed after the stream started; the answer is incomplete."
             ) from None
         attempt.outcome = "ok"
+        if not attempt.usage.total_tokens:  # a provider that ignores stream_options
+            attempt.usage = counted_usage(attempt.deployment, ctx.messages, "".join(text))
+            if ctx.wants_usage:  # the caller asked for a usage chunk: as LiteLLM, send ours
+                yield {
+                    "id": last.get("id"),
+                    "object": "chat.completion.chunk",
+                    "created": last.get("created"),
+                    "model": attempt.served_model,
+                    "choices": [],
+                    "usage": _usage_dict(attempt.usage),
+                }
         attempt.cost_usd = cost_usd(attempt.deployment, attempt.usage, None)
         ctx.outcome = "ok"
         await self._settled(ctx, attempt)
@@ -188,11 +199,7 @@ class Gateway:
                     "message": {"role": "assistant", "content": "".join(text)},
                 }
             ],
-            "usage": {
-                "prompt_tokens": attempt.usage.prompt_tokens,
-                "completion_tokens": attempt.usage.completion_tokens,
-                "total_tokens": attempt.usage.total_tokens,
-            },
+            "usage": _usage_dict(attempt.usage),
         }
         for plugin in self.plugins:
             await plugin.on_success(ctx, body)
@@ -222,6 +229,14 @@ class Gateway:
             for dep_id, fields in report.items():
                 out.setdefault(dep_id, {}).update(fields)
         return out
+
+
+def _usage_dict(usage: Usage) -> dict[str, int]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
 
 
 def _served_headers(ctx: RequestContext, served: Served) -> dict[str, str]:

@@ -102,8 +102,8 @@ class RequestContext:
     deadline: float
     attempts: list[Attempt] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
-    # Seconds until each skipped deployment that said so takes calls again.
-    skipped_for_s: list[float] = field(default_factory=list)
+    # When (on the request's clock) each skipped deployment that said so takes calls again.
+    skipped_until: list[float] = field(default_factory=list)
     tags: set[str] = field(default_factory=set)
     response_headers: dict[str, str] = field(default_factory=dict)
     outcome: str = "pending"

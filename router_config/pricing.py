@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import litellm
+
 from router_config.hooks import Usage
 from router_config.schema import Deployment
 
@@ -63,6 +65,16 @@ def usage_from(raw: Mapping[str, Any] | None) -> Usage:
         completion_tokens=int(raw.get("completion_tokens") or 0),
         cached_tokens=int(prompt_details.get("cached_tokens") or 0),
         reasoning_tokens=int(completion_details.get("reasoning_tokens") or 0),
+    )
+
+
+def counted_usage(deployment: Deployment, messages: list[Any], completion: str) -> Usage:
+    """Usage counted with LiteLLM's tokenizer, for a stream whose provider reported none
+    (as LiteLLM does itself): budgets and rate limits must never see a free answer."""
+    model = deployment.pinned_model
+    return Usage(
+        prompt_tokens=int(litellm.token_counter(model=model, messages=messages)),
+        completion_tokens=int(litellm.token_counter(model=model, text=completion)),
     )
 
 

@@ -1,7 +1,7 @@
 """One call to one deployment with one key: the only code that sends a provider request.
 
-Two transports sit behind it. Deployments that speak OpenAI's format unchanged
-go direct over a pooled client (``direct_openai``: LiteLLM's per-call
+Two transports sit behind it. Plain requests to deployments that speak OpenAI's
+format unchanged go direct over a pooled client (``direct_openai``: LiteLLM's per-call
 bookkeeping was half our CPU per request); every other deployment goes through
 LiteLLM's Router, which translates for its provider. Both give the attempt
 loop the same thing: a chat completion dict, or an iterator of chunk dicts.
@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from router_config.build import key_entry_name
-from router_config.direct_openai import DirectOpenAI, is_direct
+from router_config.direct_openai import DirectOpenAI, is_direct, is_plain
 from router_config.schema import Deployment
 
 
@@ -40,6 +40,11 @@ class ProviderCalls:
             frozenset(d.id for d in deployments if is_direct(d)) if direct else frozenset()
         )
 
+    def _goes_direct(
+        self, deployment: Deployment, messages: list[dict[str, Any]], params: Mapping[str, Any]
+    ) -> bool:
+        return deployment.id in self.direct_ids and is_plain(messages, params)
+
     async def aclose(self) -> None:
         if self._direct is not None:
             await self._direct.aclose()
@@ -53,7 +58,7 @@ class ProviderCalls:
         limits: tuple[float, float],
     ) -> Completion:
         """One non-streaming call; ``limits`` are the read and connect timeouts in seconds."""
-        if self._direct is not None and deployment.id in self.direct_ids:
+        if self._direct is not None and self._goes_direct(deployment, messages, params):
             body = await self._direct.complete(deployment, key_index, messages, params, limits)
             return Completion(body, body.get("model"))
         response = await self._router.acompletion(
@@ -83,7 +88,7 @@ class ProviderCalls:
         limits: tuple[float, float],
     ) -> AsyncIterator[dict[str, Any]]:
         """A streaming call: chunk dicts; closing the iterator releases the connection."""
-        if self._direct is not None and deployment.id in self.direct_ids:
+        if self._direct is not None and self._goes_direct(deployment, messages, params):
             return await self._direct.stream(deployment, key_index, messages, params, limits)
         response = await self._router.acompletion(
             model=key_entry_name(deployment, key_index),

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ConfigFactory, Providers
+from tests.conftest import BASE_CONFIG, ConfigFactory, Providers
 
 HI = [{"role": "user", "content": "hi"}]
 FAST = """
@@ -152,3 +152,105 @@ def test_direct_calls_go_through_the_https_proxy_the_environment_names(
     seen = _seen(gateway, "openai-only")
     assert seen["status"] == 200, seen
     assert providers.openai.stats()["by_client"] == {"llm-router": 1}
+
+
+PLAIN = {
+    "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hi", "name": "ann"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "again"},
+    ],
+    "temperature": 0.2,
+    "top_p": 0.9,
+    "n": 1,
+    "max_tokens": 20,
+    "stop": ["\n\n"],
+    "presence_penalty": 0.1,
+    "frequency_penalty": 0.1,
+    "logit_bias": {"50256": -100},
+    "logprobs": True,
+    "top_logprobs": 2,
+    "seed": 7,
+    "user": "u-1",
+}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_a_plain_request_reaches_the_provider_byte_for_byte_as_through_litellm(
+    make_config: ConfigFactory, serve: Any, providers: Providers, stream: bool
+) -> None:
+    gateways = _gateways(make_config, serve)
+    sent = []
+    for gateway in gateways.values():
+        body = {"model": "openai-only", **PLAIN, "stream": stream}
+        response = httpx.post(f"{gateway.openai_base}/chat/completions", json=body, timeout=10)
+        assert response.status_code == 200, response.text
+        seen = providers.openai.last_request()
+        sent.append((seen["body"], seen["headers"]["authorization"]))
+    assert providers.openai.stats()["by_client"] == {"llm-router": 1, "AsyncOpenAI": 1}
+    assert sent[0] == sent[1]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]},
+        {"tool_choice": "auto"},
+        {"response_format": {"type": "json_object"}},
+        {
+            "messages": [
+                {"role": "developer", "content": "be nice"},
+                {"role": "user", "content": "hi"},
+            ]
+        },
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "what is this?"},
+                        {"type": "image_url", "image_url": "https://example.com/cat.png"},
+                    ],
+                }
+            ]
+        },
+    ],
+    ids=["tools", "tool_choice_alone", "response_format", "developer_role", "image_url_string"],
+)
+def test_a_request_litellm_would_rewrite_goes_through_litellm(
+    make_config: ConfigFactory, serve: Any, providers: Providers, extra: dict[str, Any]
+) -> None:
+    gateway = serve(make_config(FAST % "true"))
+    body = {"model": "openai-only", "messages": HI, **extra}
+    response = httpx.post(f"{gateway.openai_base}/chat/completions", json=body, timeout=10)
+    assert response.status_code == 200, response.text
+    assert providers.openai.stats()["by_client"] == {"AsyncOpenAI": 1}
+
+
+def test_a_stream_without_usage_is_counted_and_reported_the_same_on_both_paths(
+    make_config: ConfigFactory, serve: Any, providers: Providers
+) -> None:
+    gateways = _gateways(make_config, serve)
+    providers.openai.set_mode("nousage")
+    direct = _seen(gateways["direct"], "openai-only", stream=True)
+    assert direct["usage"] and direct["usage"][0]["total_tokens"] > 0
+    assert direct == _seen(gateways["litellm"], "openai-only", stream=True)
+
+
+def test_a_deployment_stream_timeout_cuts_a_stalled_stream_on_the_direct_path(
+    make_config: ConfigFactory, serve: Any, providers: Providers
+) -> None:
+    text = BASE_CONFIG.replace(
+        "  - model_name: openai-only\n    litellm_params:\n",
+        "  - model_name: openai-only\n    litellm_params:\n      stream_timeout: 0.3\n",
+    )
+    gateway = serve(make_config(FAST % "true", text=text))
+    providers.openai.set_mode("stall:5000")  # a 5 s pause after the first token
+    body = {"model": "openai-only", "messages": HI, "stream": True}
+    with httpx.stream(
+        "POST", f"{gateway.openai_base}/chat/completions", json=body, timeout=10
+    ) as response:
+        text_seen = response.read().decode()
+    # Cut by the deployment's 0.3 s limit; after the 5 s pause it would have ended normally.
+    assert "stream_interrupted" in text_seen and "[DONE]" not in text_seen

@@ -24,6 +24,7 @@ MODES = (
     "break",
     "stall",
     "drift",
+    "nousage",  # no usage in the answer, even when the request asks for it
 )
 
 

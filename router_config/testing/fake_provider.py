@@ -51,6 +51,7 @@ class FakeProvider:
         }
         self._requests = 0
         self._revoked: set[str] = set()
+        self._last: dict[str, Any] = {}
 
     # -- controls -----------------------------------------------------------------
     def set_mode(self, mode: str | None) -> None:
@@ -81,9 +82,15 @@ class FakeProvider:
             self._revoked.clear()
             self._usage_extra = {}
             self._override = self._override_model = None
+            self._last = {}
             self._requests = 0
             for counter in self._counts.values():
                 counter.clear()
+
+    def last_request(self) -> dict[str, Any]:
+        """The last chat request's JSON body and headers (lower-cased), as received."""
+        with self._lock:
+            return dict(self._last)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -176,6 +183,7 @@ class FakeProvider:
             self._counts["model"][model] += 1
             self._counts["path"][scope["path"]] += 1
             self._counts["client"][headers.get("user-agent", "").partition("/")[0]] += 1
+            self._last = {"body": req, "headers": headers}
         reply = _Reply(req, served, headers, mode, anthropic)
         await reply.send(receive, send)
 
@@ -267,7 +275,10 @@ class _Reply:
                 self.cached,
             )
         usage = bodies.openai_usage(self.prompt, self.completion, self.cached, self.reasoning)
-        return bodies.openai_completion(self.served, text, "length" if self.cut else "stop", usage)
+        body = bodies.openai_completion(self.served, text, "length" if self.cut else "stop", usage)
+        if self.mode.name == "nousage":
+            del body["usage"]
+        return body
 
     def _break_after(self) -> int | None:
         return int(self.mode.number(2)) if self.mode.name == "break" else None
@@ -293,7 +304,9 @@ class _Reply:
         await _event(
             send, None, bodies.openai_chunk(cid, self.served, {}, "length" if self.cut else "stop")
         )
-        if (self.req.get("stream_options") or {}).get("include_usage"):
+        if (self.req.get("stream_options") or {}).get("include_usage") and (
+            self.mode.name != "nousage"
+        ):
             usage = bodies.openai_usage(self.prompt, self.completion, self.cached, self.reasoning)
             await _event(send, None, bodies.openai_chunk(cid, self.served, {}, None, usage))
         await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
@@ -401,6 +414,9 @@ class FakeProviderServer(BackgroundServer):
 
     def stats(self) -> dict[str, Any]:
         return self.app.stats()
+
+    def last_request(self) -> dict[str, Any]:
+        return self.app.last_request()
 
     def reset(self) -> None:
         self.app.reset()
