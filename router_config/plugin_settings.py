@@ -220,12 +220,13 @@ class LangfuseSettings(_Strict):
 class TransportSettings(_Strict):
     """How provider requests are sent.
 
-    With ``direct_openai`` (the default), a deployment LiteLLM would send in OpenAI's
-    format unchanged (``openai/`` models with LiteLLM's plain OpenAI config, including
-    OpenAI-compatible servers declared that way) is called over one pooled HTTP client
+    With ``direct_openai`` (the default), a plain request (text messages, parameters
+    LiteLLM passes through) to a deployment LiteLLM would send in OpenAI's format
+    unchanged (``openai/`` models with LiteLLM's plain OpenAI config, including
+    OpenAI-compatible servers declared that way) is sent over one pooled HTTP client
     instead of ``Router.acompletion``: the same request and answer, without LiteLLM's
     per-call logging, metadata and cost work (about half our CPU per request). Every
-    other deployment goes through LiteLLM's Router. ``false`` sends everything through it.
+    other call goes through LiteLLM's Router. ``false`` sends everything through it.
     """
 
     direct_openai: bool = True
