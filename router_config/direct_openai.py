@@ -32,6 +32,7 @@ from litellm.llms.custom_httpx.http_handler import get_ssl_configuration
 from litellm.types.utils import LlmProviders
 
 from router_config.pricing import PRICE_KEYS
+from router_config.provider_call import ProviderCall
 from router_config.schema import Deployment
 from router_config.sse_reader import read_chunks
 
@@ -129,16 +130,9 @@ class DirectOpenAI:
         if self._session is not None:
             await self._session.close()
 
-    async def complete(
-        self,
-        deployment: Deployment,
-        key_index: int,
-        messages: list[dict[str, Any]],
-        params: Mapping[str, Any],
-        limits: tuple[float, float],
-    ) -> dict[str, Any]:
+    async def complete(self, call: ProviderCall) -> dict[str, Any]:
         """One non-streaming call: the provider's JSON body as a dict."""
-        async with self._post(deployment, key_index, messages, params, limits, False) as reply:
+        async with self._post(call) as reply:
             body = await reply.read()
             if reply.status >= 400:
                 raise ProviderHTTPError(reply.status, reply.headers, body)
@@ -150,16 +144,9 @@ class DirectOpenAI:
             raise MalformedResponse("the provider's answer is not a chat completion")
         return decoded
 
-    async def stream(
-        self,
-        deployment: Deployment,
-        key_index: int,
-        messages: list[dict[str, Any]],
-        params: Mapping[str, Any],
-        limits: tuple[float, float],
-    ) -> AsyncIterator[dict[str, Any]]:
+    async def stream(self, call: ProviderCall) -> AsyncIterator[dict[str, Any]]:
         """A streaming call; raises before the first chunk when the provider refuses it."""
-        reply = await self._post(deployment, key_index, messages, params, limits, True)
+        reply = await self._post(call)
         if reply.status >= 400:
             try:
                 body = await reply.read()
@@ -168,25 +155,18 @@ class DirectOpenAI:
             raise ProviderHTTPError(reply.status, reply.headers, body)
         return read_chunks(reply)
 
-    def _post(
-        self,
-        deployment: Deployment,
-        key_index: int,
-        messages: list[dict[str, Any]],
-        params: Mapping[str, Any],
-        limits: tuple[float, float],
-        stream: bool,
-    ) -> Any:
+    def _post(self, call: ProviderCall) -> Any:
         if self._closed:  # a retired gateway: no new pool that nobody would close
             raise RuntimeError("this gateway is closed")
+        deployment = call.deployment
         supported = self._supported.get(deployment.id)
         if supported is None:
             supported = self._supported[deployment.id] = _supported_params(deployment)
-        payload: dict[str, Any] = {"model": deployment.pinned_model, "messages": messages}
+        payload: dict[str, Any] = {"model": deployment.pinned_model, "messages": call.messages}
         # drop_params as LiteLLM applies it: what the model does not take is not sent.
         drop = bool(litellm.drop_params)
-        payload.update((k, v) for k, v in params.items() if not drop or k in supported)
-        if stream:
+        payload.update((k, v) for k, v in call.params.items() if not drop or k in supported)
+        if call.stream:
             payload["stream"] = True
         if self._session is None or self._session.closed:
             self._session = _session()
@@ -197,8 +177,8 @@ class DirectOpenAI:
         return self._session.post(
             url,
             data=orjson.dumps(payload),
-            headers=_headers(deployment, key_index),
-            timeout=_timeout(deployment, limits, stream),
+            headers=_headers(deployment, call.key_index),
+            timeout=_timeout(call),
             proxy=proxy,
         )
 
@@ -224,19 +204,17 @@ def _proxy_for(url: str) -> str | None:
     return proxies.get(parts.scheme) or proxies.get("all")
 
 
-def _timeout(
-    deployment: Deployment, limits: tuple[float, float], stream: bool
-) -> aiohttp.ClientTimeout:
+def _timeout(call: ProviderCall) -> aiohttp.ClientTimeout:
     """The connect limit covers the TCP/TLS handshake only (the pool is unbounded, so no
     call waits for a connection); the read limit applies per chunk, like httpx's read
     timeout, and a deployment's own ``stream_timeout``/``timeout`` can only shorten it."""
-    read_s, connect_s = limits
-    params = deployment.litellm_params
-    own = params.get("stream_timeout") if stream else None
+    read_s = call.read_s
+    params = call.deployment.litellm_params
+    own = params.get("stream_timeout") if call.stream else None
     own = own if own is not None else params.get("timeout")
     if isinstance(own, int | float) and not isinstance(own, bool) and own > 0:
         read_s = min(read_s, float(own))
-    return aiohttp.ClientTimeout(total=None, sock_connect=connect_s, sock_read=read_s)
+    return aiohttp.ClientTimeout(total=None, sock_connect=call.connect_s, sock_read=read_s)
 
 
 def _headers(deployment: Deployment, key_index: int) -> dict[str, str]:

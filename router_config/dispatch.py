@@ -35,6 +35,7 @@ from router_config.key_ring import KeyChoice, KeyRing
 from router_config.planner import Planner
 from router_config.plugin_settings import FailoverSettings
 from router_config.pricing import cost_usd, usage_from
+from router_config.provider_call import ProviderCall
 from router_config.provider_calls import ProviderCalls
 from router_config.schema import Deployment
 
@@ -238,13 +239,20 @@ class Dispatcher:
         # Streams: the read timeout between chunks once started; the first chunk is bounded
         # by the wait_for around this call.
         total = self._settings.attempt_timeout_s if ctx.stream else budget
-        limits = (total, min(total, self._settings.connect_timeout_s))
-        dep = attempt.deployment
+        call = ProviderCall(
+            attempt.deployment,
+            key_index,
+            ctx.messages,
+            ctx.params,
+            read_s=total,
+            connect_s=min(total, self._settings.connect_timeout_s),
+            stream=ctx.stream,
+        )
         if not ctx.stream:
-            done = await self._calls.complete(dep, key_index, ctx.messages, ctx.params, limits)
+            done = await self._calls.complete(call)
             self._succeed(attempt, done.body, done.served_model, done.litellm_cost)
             return Served(attempt=attempt, body=done.body)
-        stream = await self._calls.stream(dep, key_index, ctx.messages, ctx.params, limits)
+        stream = await self._calls.stream(call)
         try:
             first = await anext(stream)
         except BaseException:

@@ -10,7 +10,7 @@ loop the same thing: a chat completion dict, or an iterator of chunk dicts.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ import httpx
 
 from router_config.build import key_entry_name
 from router_config.direct_openai import DirectOpenAI, is_direct, is_plain
+from router_config.provider_call import ProviderCall
 from router_config.schema import Deployment
 
 
@@ -40,34 +41,19 @@ class ProviderCalls:
             frozenset(d.id for d in deployments if is_direct(d)) if direct else frozenset()
         )
 
-    def _goes_direct(
-        self, deployment: Deployment, messages: list[dict[str, Any]], params: Mapping[str, Any]
-    ) -> bool:
-        return deployment.id in self.direct_ids and is_plain(messages, params)
+    def _goes_direct(self, call: ProviderCall) -> bool:
+        return call.deployment.id in self.direct_ids and is_plain(call.messages, call.params)
 
     async def aclose(self) -> None:
         if self._direct is not None:
             await self._direct.aclose()
 
-    async def complete(
-        self,
-        deployment: Deployment,
-        key_index: int,
-        messages: list[dict[str, Any]],
-        params: Mapping[str, Any],
-        limits: tuple[float, float],
-    ) -> Completion:
-        """One non-streaming call; ``limits`` are the read and connect timeouts in seconds."""
-        if self._direct is not None and self._goes_direct(deployment, messages, params):
-            body = await self._direct.complete(deployment, key_index, messages, params, limits)
+    async def complete(self, call: ProviderCall) -> Completion:
+        """One non-streaming call."""
+        if self._direct is not None and self._goes_direct(call):
+            body = await self._direct.complete(call)
             return Completion(body, body.get("model"))
-        response = await self._router.acompletion(
-            model=key_entry_name(deployment, key_index),
-            messages=messages,
-            timeout=_httpx_timeout(limits),
-            num_retries=0,
-            **params,
-        )
+        response = await self._via_router(call)
         body = response.model_dump(exclude_none=True)
         for choice in body.get("choices") or ():
             choice.pop("provider_specific_fields", None)  # LiteLLM's, not OpenAI's
@@ -79,31 +65,21 @@ class ProviderCalls:
             float(cost) if isinstance(cost, int | float) else None,
         )
 
-    async def stream(
-        self,
-        deployment: Deployment,
-        key_index: int,
-        messages: list[dict[str, Any]],
-        params: Mapping[str, Any],
-        limits: tuple[float, float],
-    ) -> AsyncIterator[dict[str, Any]]:
+    async def stream(self, call: ProviderCall) -> AsyncIterator[dict[str, Any]]:
         """A streaming call: chunk dicts; closing the iterator releases the connection."""
-        if self._direct is not None and self._goes_direct(deployment, messages, params):
-            return await self._direct.stream(deployment, key_index, messages, params, limits)
-        response = await self._router.acompletion(
-            model=key_entry_name(deployment, key_index),
-            messages=messages,
-            stream=True,
-            timeout=_httpx_timeout(limits),
+        if self._direct is not None and self._goes_direct(call):
+            return await self._direct.stream(call)
+        return _dicts(aiter(await self._via_router(call)))
+
+    async def _via_router(self, call: ProviderCall) -> Any:
+        return await self._router.acompletion(
+            model=key_entry_name(call.deployment, call.key_index),
+            messages=call.messages,
+            stream=call.stream,
+            timeout=httpx.Timeout(call.read_s, connect=call.connect_s),
             num_retries=0,
-            **params,
+            **call.params,
         )
-        return _dicts(aiter(response))
-
-
-def _httpx_timeout(limits: tuple[float, float]) -> httpx.Timeout:
-    read_s, connect_s = limits
-    return httpx.Timeout(read_s, connect=connect_s)
 
 
 async def _dicts(chunks: AsyncIterator[Any]) -> AsyncIterator[dict[str, Any]]:

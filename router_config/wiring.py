@@ -24,6 +24,7 @@ from router_config.hooks import Clock, monotonic
 from router_config.key_ring import KeyRing
 from router_config.metrics import Metrics
 from router_config.plugin_settings import AlertSettings, FailoverSettings
+from router_config.provider_call import ProviderCall
 from router_config.provider_calls import ProviderCalls
 from router_config.rate_windows import RateWindows
 from router_config.registry import PluginDeps, build_plugins
@@ -90,17 +91,19 @@ def build_gateway(
 def health_probe(calls: ProviderCalls, settings: FailoverSettings, clock: Clock) -> Probe:
     """A one-token request to one deployment (its first key), classified like any attempt."""
     limit = settings.first_token_timeout_s
-    limits = (limit, min(limit, settings.connect_timeout_s))
 
     async def probe(deployment: Deployment) -> tuple[bool, str | None, str, float]:
+        ping = ProviderCall(
+            deployment,
+            0,
+            [{"role": "user", "content": "ping"}],
+            {"max_tokens": 1},
+            read_s=limit,
+            connect_s=min(limit, settings.connect_timeout_s),
+        )
         started = clock()
         try:
-            await asyncio.wait_for(
-                calls.complete(
-                    deployment, 0, [{"role": "user", "content": "ping"}], {"max_tokens": 1}, limits
-                ),
-                limit,
-            )
+            await asyncio.wait_for(calls.complete(ping), limit)
         except Exception as exc:  # every failure is a health signal, classified
             failure = classify(exc)
             return False, failure.reason, type(exc).__name__, (clock() - started) * 1000
