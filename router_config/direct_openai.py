@@ -20,15 +20,16 @@ tests/test_direct_calls_match_litellm.py compares the bodies both paths send.
 from __future__ import annotations
 
 import os
-import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
+import httpx
 import litellm
 import orjson
+from httpx._utils import URLPattern, get_environment_proxies  # LiteLLM's proxy rules
 from litellm.llms.custom_httpx.http_handler import get_ssl_configuration
+from litellm.responses.bridge_check import responses_api_bridge_check
 from litellm.types.utils import LlmProviders
 
 from router_config.pricing import PRICE_KEYS
@@ -97,12 +98,24 @@ def is_direct(deployment: Deployment) -> bool:
     config = litellm.ProviderConfigManager.get_provider_chat_config(
         model=deployment.pinned_model, provider=provider
     )
-    return type(config) is litellm.OpenAIGPTConfig and not litellm.headers
+    if type(config) is not litellm.OpenAIGPTConfig or litellm.headers:
+        return False
+    # Models LiteLLM sends to OpenAI's Responses API instead (model_info mode, price map).
+    bridged, _ = responses_api_bridge_check(
+        deployment.pinned_model,
+        deployment.provider,
+        api_base=deployment.api_base,
+        deployment_model_info=deployment.model_info,
+    )
+    return bool(bridged.get("mode") != "responses")
 
 
 def is_plain(messages: list[dict[str, Any]], params: Mapping[str, Any]) -> bool:
     """True for a request LiteLLM would pass through unchanged: text messages of the
     system/user/assistant roles and only parameters from ``_PLAIN_PARAMS``."""
+    stop = params.get("stop")
+    if isinstance(stop, list) and len(stop) > 4 and not litellm.disable_stop_sequence_limit:
+        return False  # LiteLLM keeps the first 4
     return params.keys() <= _PLAIN_PARAMS and all(
         m.get("role") in _PLAIN_ROLES
         and isinstance(m.get("content"), str)
@@ -124,6 +137,11 @@ class DirectOpenAI:
         self._closed = False
         self._supported: dict[str, frozenset[str]] = {}
         self._proxies: dict[str, str | None] = {}
+
+    @staticmethod
+    def has_key(call: ProviderCall) -> bool:
+        """A call with no key anywhere is LiteLLM's to refuse, as it does, before sending."""
+        return _api_key(call.deployment, call.key_index) is not None
 
     async def aclose(self) -> None:
         self._closed = True
@@ -196,24 +214,22 @@ def _session() -> aiohttp.ClientSession:
 
 def _proxy_for(url: str) -> str | None:
     """The proxy the environment names for ``url`` (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY),
-    as httpx and the openai SDK read them; resolved once per URL."""
-    parts = urlsplit(url)
-    proxies = urllib.request.getproxies()
-    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
-        return None
-    return proxies.get(parts.scheme) or proxies.get("all")
+    by httpx's own rules, which LiteLLM's clients follow (a proxy without a scheme is
+    http://, NO_PROXY entries with ports, leading dots...). Resolved once per URL."""
+    target = httpx.URL(url)
+    patterns = sorted((URLPattern(key), proxy) for key, proxy in get_environment_proxies().items())
+    return next((proxy for pattern, proxy in patterns if pattern.matches(target)), None)
 
 
 def _timeout(call: ProviderCall) -> aiohttp.ClientTimeout:
     """The connect limit covers the TCP/TLS handshake only (the pool is unbounded, so no
     call waits for a connection); the read limit applies per chunk, like httpx's read
-    timeout, and a deployment's own ``stream_timeout``/``timeout`` can only shorten it."""
+    timeout. As in LiteLLM's Router, a deployment's ``stream_timeout`` is a stream's read
+    limit, and its ``timeout`` yields to the one the attempt loop passes."""
     read_s = call.read_s
-    params = call.deployment.litellm_params
-    own = params.get("stream_timeout") if call.stream else None
-    own = own if own is not None else params.get("timeout")
+    own = call.deployment.litellm_params.get("stream_timeout") if call.stream else None
     if isinstance(own, int | float) and not isinstance(own, bool) and own > 0:
-        read_s = min(read_s, float(own))
+        read_s = float(own)
     return aiohttp.ClientTimeout(total=None, sock_connect=call.connect_s, sock_read=read_s)
 
 

@@ -153,6 +153,8 @@ class Gateway:
         attempt = served.attempt
         text: list[str] = []
         last: dict[str, Any] = {}
+        usage_sent = False  # the caller has had a usage figure (on a chunk with choices)
+        usage_chunk: dict[str, Any] | None = None  # the provider's own, sent once at the end
         try:
             async for chunk in served.chunks:
                 last = chunk
@@ -162,7 +164,12 @@ class Gateway:
                     text.append((choice.get("delta") or {}).get("content") or "")
                 if attempt.served_model:
                     chunk["model"] = attempt.served_model
-                if chunk.get("choices") or ctx.wants_usage:
+                if chunk.get("choices"):
+                    usage_sent = usage_sent or bool(attempt.usage.total_tokens and "usage" in chunk)
+                    yield chunk
+                elif "usage" in chunk:
+                    usage_chunk = chunk  # sent once, at the end
+                elif ctx.wants_usage:
                     yield chunk
         except Exception as exc:  # anything after the first chunk: end with an error event
             attempt.outcome, attempt.reason = "error", "broken_stream"
@@ -175,15 +182,16 @@ class Gateway:
         attempt.outcome = "ok"
         if not attempt.usage.total_tokens:  # a provider that ignores stream_options
             attempt.usage = counted_usage(attempt.deployment, ctx.messages, "".join(text))
-            if ctx.wants_usage:  # the caller asked for a usage chunk: as LiteLLM, send ours
-                yield {
-                    "id": last.get("id"),
-                    "object": "chat.completion.chunk",
-                    "created": last.get("created"),
-                    "model": attempt.served_model,
-                    "choices": [],
-                    "usage": _usage_dict(attempt.usage),
-                }
+            usage_chunk = None  # its zeros, if it sent any, are replaced by the count
+        if ctx.wants_usage and not usage_sent:  # one usage chunk, last, as OpenAI sends it
+            yield usage_chunk or {
+                "id": last.get("id"),
+                "object": "chat.completion.chunk",
+                "created": last.get("created"),
+                "model": attempt.served_model,
+                "choices": [],
+                "usage": _usage_dict(attempt.usage),
+            }
         attempt.cost_usd = cost_usd(attempt.deployment, attempt.usage, None)
         ctx.outcome = "ok"
         await self._settled(ctx, attempt)

@@ -43,6 +43,8 @@ async def request_context(generation: Generation, request: Request, now: float) 
     wants_usage = bool((chat.stream_options or {}).get("include_usage"))
     if chat.stream:
         params["stream_options"] = {**(chat.stream_options or {}), "include_usage": True}
+    else:
+        params.pop("stream_options", None)  # only for streams (LiteLLM drops it too)
     return RequestContext(
         request_id=request.state.request_id,
         team=caller.team,

@@ -42,7 +42,11 @@ class ProviderCalls:
         )
 
     def _goes_direct(self, call: ProviderCall) -> bool:
-        return call.deployment.id in self.direct_ids and is_plain(call.messages, call.params)
+        return (
+            call.deployment.id in self.direct_ids
+            and is_plain(call.messages, call.params)
+            and DirectOpenAI.has_key(call)
+        )
 
     async def aclose(self) -> None:
         if self._direct is not None:

@@ -37,7 +37,7 @@ async def read_chunks(reply: aiohttp.ClientResponse) -> AsyncIterator[dict[str, 
             for line in left.split(b"\n")[:-1]:  # what follows the last newline is cut off
                 for chunk in _feed(line + b"\n", data):
                     if chunk is None:
-                        break
+                        return  # [DONE] arrived before the break: the stream is complete
                     yield chunk
             raise
         for chunk in _feed(b"\n", data):  # a last event not followed by a blank line

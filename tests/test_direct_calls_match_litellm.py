@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from router_config.direct_openai import is_direct
 from tests.conftest import BASE_CONFIG, ConfigFactory, Providers
 
 HI = [{"role": "user", "content": "hi"}]
@@ -141,12 +142,18 @@ def test_a_stream_that_breaks_midway_ends_the_same_on_both_paths(
     assert results[0] == results[1] == (200, True, False)
 
 
-def test_direct_calls_go_through_the_https_proxy_the_environment_names(
-    make_config: ConfigFactory, serve: Any, providers: Providers, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("scheme", ["http://", ""], ids=["with_scheme", "without_scheme"])
+def test_direct_calls_go_through_the_proxy_the_environment_names(
+    make_config: ConfigFactory,
+    serve: Any,
+    providers: Providers,
+    monkeypatch: pytest.MonkeyPatch,
+    scheme: str,
 ) -> None:
     # The provider's host does not resolve: only the proxy (our fake provider, which
     # answers absolute-form requests like a forward proxy would pass them) can reach it.
-    monkeypatch.setenv("HTTP_PROXY", providers.openai.base_url)
+    # Without a scheme it is http://, as httpx (LiteLLM's client) reads it.
+    monkeypatch.setenv("HTTP_PROXY", scheme + providers.openai.base_url.split("://", 1)[1])
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")  # the test's own calls go direct
     gateway = serve(make_config(FAST % "true", OPENAI_BASE="http://provider.invalid/v1"))
     seen = _seen(gateway, "openai-only")
@@ -254,3 +261,72 @@ def test_a_deployment_stream_timeout_cuts_a_stalled_stream_on_the_direct_path(
         text_seen = response.read().decode()
     # Cut by the deployment's 0.3 s limit; after the 5 s pause it would have ended normally.
     assert "stream_interrupted" in text_seen and "[DONE]" not in text_seen
+
+
+def test_stream_options_on_a_request_that_does_not_stream_are_not_sent(
+    make_config: ConfigFactory, serve: Any, providers: Providers
+) -> None:
+    gateways = _gateways(make_config, serve)
+    sent = []
+    for gateway in gateways.values():
+        body = {"model": "openai-only", "messages": HI, "stream_options": {"include_usage": True}}
+        response = httpx.post(f"{gateway.openai_base}/chat/completions", json=body, timeout=10)
+        assert response.status_code == 200, response.text
+        sent.append(providers.openai.last_request()["body"])
+    assert "stream_options" not in sent[0]
+    assert sent[0] == sent[1]
+
+
+def test_more_than_four_stop_sequences_are_cut_to_four_as_litellm_does(
+    make_config: ConfigFactory, serve: Any, providers: Providers
+) -> None:
+    gateway = serve(make_config(FAST % "true"))
+    body = {"model": "openai-only", "messages": HI, "stop": ["a", "b", "c", "d", "e"]}
+    response = httpx.post(f"{gateway.openai_base}/chat/completions", json=body, timeout=10)
+    assert response.status_code == 200, response.text
+    assert providers.openai.last_request()["body"]["stop"] == ["a", "b", "c", "d"]
+
+
+def test_a_deployment_with_no_key_anywhere_is_refused_alike_on_both_paths(
+    make_config: ConfigFactory, serve: Any, providers: Providers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    text = BASE_CONFIG.replace(
+        "      api_key: os.environ/OPENAI_API_KEY\n    model_info:\n      input_cost_per_token",
+        "    model_info:\n      input_cost_per_token",
+    )
+    assert text != BASE_CONFIG
+    seen = [
+        _seen(serve(make_config(FAST % flag, text=text)), "openai-only")
+        for flag in ("true", "false")
+    ]
+    assert seen[0]["status"] == 503
+    assert seen[0] == seen[1]
+    assert providers.openai.stats()["requests"] == 0  # never sent without a key
+
+
+def test_a_deployment_timeout_yields_to_the_gateways_as_in_litellms_router(
+    make_config: ConfigFactory, serve: Any, providers: Providers
+) -> None:
+    text = BASE_CONFIG.replace(
+        "  - model_name: openai-only\n    litellm_params:\n",
+        "  - model_name: openai-only\n    litellm_params:\n      timeout: 0.2\n",
+    )
+    providers.openai.set_mode("slow:500")
+    seen = [
+        _seen(serve(make_config(FAST % flag, text=text)), "openai-only")
+        for flag in ("true", "false")
+    ]
+    assert seen[0]["status"] == 200
+    assert seen[0] == seen[1]
+
+
+def test_a_model_litellm_sends_to_the_responses_api_is_not_called_directly(
+    make_config: ConfigFactory,
+) -> None:
+    text = BASE_CONFIG.replace(
+        "      id: openai-primary\n", "      id: openai-primary\n      mode: responses\n"
+    )
+    config = make_config(text=text)
+    assert not is_direct(config.deployment("openai-primary"))
+    assert is_direct(make_config().deployment("openai-primary"))
