@@ -26,6 +26,12 @@ router_plugins:
 """
 
 
+def openai_only_with(param: str) -> str:
+    """BASE_CONFIG with one more litellm_params line on the openai-only deployment."""
+    marker = "  - model_name: openai-only\n    litellm_params:\n"
+    return BASE_CONFIG.replace(marker, f"{marker}      {param}\n")
+
+
 def _gateways(make_config: ConfigFactory, serve: Any) -> dict[str, Any]:
     return {
         "direct": serve(make_config(FAST % "true")),
@@ -248,10 +254,7 @@ def test_a_stream_without_usage_is_counted_and_reported_the_same_on_both_paths(
 def test_a_deployment_stream_timeout_cuts_a_stalled_stream_on_the_direct_path(
     make_config: ConfigFactory, serve: Any, providers: Providers
 ) -> None:
-    text = BASE_CONFIG.replace(
-        "  - model_name: openai-only\n    litellm_params:\n",
-        "  - model_name: openai-only\n    litellm_params:\n      stream_timeout: 0.3\n",
-    )
+    text = openai_only_with("stream_timeout: 0.3")
     gateway = serve(make_config(FAST % "true", text=text))
     providers.openai.set_mode("stall:5000")  # a 5 s pause after the first token
     body = {"model": "openai-only", "messages": HI, "stream": True}
@@ -308,10 +311,7 @@ def test_a_deployment_with_no_key_anywhere_is_refused_alike_on_both_paths(
 def test_a_deployment_timeout_yields_to_the_gateways_as_in_litellms_router(
     make_config: ConfigFactory, serve: Any, providers: Providers
 ) -> None:
-    text = BASE_CONFIG.replace(
-        "  - model_name: openai-only\n    litellm_params:\n",
-        "  - model_name: openai-only\n    litellm_params:\n      timeout: 0.2\n",
-    )
+    text = openai_only_with("timeout: 0.2")
     providers.openai.set_mode("slow:500")
     seen = [
         _seen(serve(make_config(FAST % flag, text=text)), "openai-only")
