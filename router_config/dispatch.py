@@ -1,10 +1,10 @@
 """The attempt loop: try planned deployments in order until one answers.
 
-``ProviderCalls`` makes each call (LiteLLM's Router, or a direct call for
-deployments LiteLLM would send unchanged), but the loop across deployments is ours: LiteLLM has no
-single deadline across retries and fallbacks, and its defaults take 5-40 s to
-fail over (../shared/LITELLM_NOTES.md). Every attempt is recorded on the
-request context, so logs, metrics and traces see all of them.
+``ProviderCalls`` makes each call (through LiteLLM's Router, or directly when
+LiteLLM would send the request unchanged), but the loop across deployments is
+ours: LiteLLM has no single deadline across retries and fallbacks, and its
+defaults take 5-40 s to fail over (../shared/LITELLM_NOTES.md). Every attempt is
+recorded on the request context, so logs, metrics and traces see all of them.
 """
 
 from __future__ import annotations
