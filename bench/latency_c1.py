@@ -21,8 +21,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import httpx
 
-from router_config.drill import DRILL_CONFIG
-from router_config.loader import parse_config
+from router_config.cli.drill import DRILL_CONFIG
+from router_config.config.loader import parse_config
 from router_config.testing import FakeProviderServer, GatewayServer
 
 LANGFUSE_DOWN = """

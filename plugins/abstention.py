@@ -16,10 +16,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from router_config.hooks import GatewayPlugin, RequestContext
+from router_config.config.plugin_settings import AbstainSettings
+from router_config.flow.hooks import GatewayPlugin, RequestContext
 from router_config.logs import emit
 from router_config.metrics import Metrics
-from router_config.plugin_settings import AbstainSettings
 
 
 class Abstention(GatewayPlugin):

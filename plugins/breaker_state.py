@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from router_config.shared_redis import SharedRedis
+from router_config.state.shared_redis import SharedRedis
 
 _MISS: Any = object()
 

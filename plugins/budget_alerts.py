@@ -15,14 +15,14 @@ import datetime as dt
 import logging
 
 from plugins.spend_ledger import SpendLedger, period_bounds, periods
-from router_config.alerts import Alert, Alerter
+from router_config.config.plugin_settings import BudgetLimit, BudgetSettings
+from router_config.config.schema import Deployment
 from router_config.errors import BudgetExceeded
-from router_config.hooks import Attempt, Clock, GatewayPlugin, RequestContext, SkipDeployment
+from router_config.flow.hooks import Attempt, Clock, GatewayPlugin, RequestContext, SkipDeployment
 from router_config.logs import emit
 from router_config.metrics import Metrics
-from router_config.plugin_settings import BudgetLimit, BudgetSettings
-from router_config.pricing import declared_prices
-from router_config.schema import Deployment
+from router_config.providers.pricing import declared_prices
+from router_config.state.alerts import Alert, Alerter
 
 Scope = tuple[str, str, float]  # (ledger field, period kind, limit in USD)
 FORECAST_MIN_ELAPSED = 0.02  # no forecast from the first 2 % of a period: too little data

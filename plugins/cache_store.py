@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from router_config.shared_redis import SharedRedis
+from router_config.state.shared_redis import SharedRedis
 
 _MISS: Any = object()
 

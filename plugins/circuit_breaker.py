@@ -17,12 +17,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from plugins.breaker_state import BreakerStore
-from router_config.alerts import Alert, Alerter
-from router_config.hooks import Attempt, Clock, GatewayPlugin, RequestContext, SkipDeployment
+from router_config.config.plugin_settings import BreakerSettings
+from router_config.config.schema import Deployment
+from router_config.flow.hooks import Attempt, Clock, GatewayPlugin, RequestContext, SkipDeployment
 from router_config.logs import emit
 from router_config.metrics import Metrics
-from router_config.plugin_settings import BreakerSettings
-from router_config.schema import Deployment
+from router_config.state.alerts import Alert, Alerter
 
 # Reasons that say nothing about the deployment's health (the caller's fault, our own choice,
 # or one refused key of several: the key ring quarantines the key, the deployment is fine).

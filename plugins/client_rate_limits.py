@@ -14,11 +14,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from router_config.config.schema import RouterConfig
 from router_config.errors import RateLimited
-from router_config.hooks import GatewayPlugin, RequestContext
+from router_config.flow.hooks import GatewayPlugin, RequestContext
 from router_config.metrics import Metrics
-from router_config.rate_windows import Limit, RateWindows, Verdict
-from router_config.schema import RouterConfig
+from router_config.state.rate_windows import Limit, RateWindows, Verdict
 
 
 class ClientRateLimits(GatewayPlugin):

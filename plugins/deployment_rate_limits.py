@@ -9,10 +9,10 @@ each provoking 429s. A deployment at its limit is skipped for this request
 
 from __future__ import annotations
 
-from router_config.hooks import GatewayPlugin, RequestContext, SkipDeployment
+from router_config.config.schema import Deployment, RouterConfig
+from router_config.flow.hooks import GatewayPlugin, RequestContext, SkipDeployment
 from router_config.metrics import Metrics
-from router_config.rate_windows import Limit, RateWindows, Verdict
-from router_config.schema import Deployment, RouterConfig
+from router_config.state.rate_windows import Limit, RateWindows, Verdict
 
 
 class DeploymentRateLimits(GatewayPlugin):

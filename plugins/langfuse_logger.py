@@ -21,9 +21,9 @@ from typing import Any
 
 from langfuse import Langfuse, propagate_attributes
 
-from router_config.hooks import Attempt, GatewayPlugin, RequestContext
-from router_config.pricing import cost_split
-from router_config.schema import Deployment
+from router_config.config.schema import Deployment
+from router_config.flow.hooks import Attempt, GatewayPlugin, RequestContext
+from router_config.providers.pricing import cost_split
 
 TRACED_PARAMS = (
     "temperature",

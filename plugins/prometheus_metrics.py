@@ -6,7 +6,7 @@ is counted with its final usage and every failed attempt is counted too.
 
 from __future__ import annotations
 
-from router_config.hooks import Clock, GatewayPlugin, RequestContext
+from router_config.flow.hooks import Clock, GatewayPlugin, RequestContext
 from router_config.metrics import Metrics
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from router_config.hooks import Attempt, Clock, GatewayPlugin, RequestContext
+from router_config.flow.hooks import Attempt, Clock, GatewayPlugin, RequestContext
 from router_config.logs import emit
 
 

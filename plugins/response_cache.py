@@ -17,11 +17,11 @@ from typing import Any
 import orjson
 
 from plugins.cache_store import CacheStore
-from router_config.hooks import Clock, GatewayPlugin, RequestContext
+from router_config.config.plugin_settings import CacheSettings
+from router_config.config.schema import RouterConfig
+from router_config.flow.hooks import Clock, GatewayPlugin, RequestContext
 from router_config.logs import emit
 from router_config.metrics import Metrics
-from router_config.plugin_settings import CacheSettings
-from router_config.schema import RouterConfig
 
 # Request fields that never change what the model answers.
 IRRELEVANT = frozenset({"stream", "stream_options", "user", "metadata", "store", "service_tier"})

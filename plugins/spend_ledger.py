@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from router_config.shared_redis import SharedRedis
+from router_config.state.shared_redis import SharedRedis
 
 _MISS: Any = object()
 KEEP_S = 40 * 24 * 3600  # a month and then some, so last month can still be reported

@@ -15,9 +15,9 @@ from typing import Any
 
 import orjson
 
-from router_config.pinning import pinned_version
-from router_config.schema import RouterConfig
-from router_config.shared_redis import SharedRedis
+from router_config.config.pinning import pinned_version
+from router_config.config.schema import RouterConfig
+from router_config.state.shared_redis import SharedRedis
 
 _MISS: Any = object()
 

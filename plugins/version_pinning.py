@@ -17,9 +17,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from plugins.version_history import VersionHistory
-from router_config.alerts import Alert, Alerter
+from router_config.config.pinning import pinned_version, served_matches
+from router_config.config.plugin_settings import PinningSettings
+from router_config.config.schema import Deployment, RouterConfig
 from router_config.errors import VersionDrift, VersionUnavailable
-from router_config.hooks import (
+from router_config.flow.hooks import (
     Attempt,
     Clock,
     GatewayPlugin,
@@ -27,12 +29,10 @@ from router_config.hooks import (
     RequestContext,
     SkipDeployment,
 )
+from router_config.flow.planner import Planner
 from router_config.logs import emit
 from router_config.metrics import Metrics
-from router_config.pinning import pinned_version, served_matches
-from router_config.planner import Planner
-from router_config.plugin_settings import PinningSettings
-from router_config.schema import Deployment, RouterConfig
+from router_config.state.alerts import Alert, Alerter
 
 DRIFT_ALERT_TTL_S = 24 * 3600
 

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plugins.version_history import config_hash
-from router_config.auth import Authenticator
+from router_config.api.auth import Authenticator
+from router_config.config.schema import RouterConfig
 from router_config.errors import ConfigError, ConfigIssue
-from router_config.gateway import Gateway
+from router_config.flow.gateway import Gateway
 from router_config.logs import emit
 from router_config.metrics import Metrics
-from router_config.schema import RouterConfig
 from router_config.wiring import Timing, build_gateway
 
 ConfigSource = Callable[[], RouterConfig]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from router_config.config.schema import RouterConfig
 from router_config.keyhash import fingerprint
-from router_config.schema import RouterConfig
 
 # sk-..., sk-ant-..., pk-lf-..., rk_..., key-..., Bearer tokens, AWS-style AKIA ids.
 _SECRET = re.compile(

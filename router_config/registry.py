@@ -27,13 +27,13 @@ from plugins.response_cache import ResponseCache
 from plugins.spend_ledger import SpendLedger
 from plugins.version_history import VersionHistory
 from plugins.version_pinning import VersionPinning
-from router_config.alerts import Alerter
-from router_config.hooks import Clock, GatewayPlugin
+from router_config.config.schema import RouterConfig
+from router_config.flow.hooks import Clock, GatewayPlugin
 from router_config.logs import emit
 from router_config.metrics import Metrics
-from router_config.rate_windows import RateWindows
-from router_config.schema import RouterConfig
-from router_config.shared_redis import SharedRedis
+from router_config.state.alerts import Alerter
+from router_config.state.rate_windows import RateWindows
+from router_config.state.shared_redis import SharedRedis
 
 
 @dataclass(frozen=True)

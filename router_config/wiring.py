@@ -15,21 +15,21 @@ from typing import Any
 
 from plugins.circuit_breaker import Probe
 from plugins.spend_ledger import SpendLedger
-from router_config.alerts import Alerter, AlertSink, LogSink, WebhookSink
-from router_config.build import build_router
-from router_config.classify import classify
-from router_config.dispatch import Sleep
-from router_config.gateway import Gateway
-from router_config.hooks import Clock, monotonic
-from router_config.key_ring import KeyRing
+from router_config.config.plugin_settings import AlertSettings, FailoverSettings
+from router_config.config.schema import Deployment, RouterConfig
+from router_config.flow.dispatch import Sleep
+from router_config.flow.gateway import Gateway
+from router_config.flow.hooks import Clock, monotonic
 from router_config.metrics import Metrics
-from router_config.plugin_settings import AlertSettings, FailoverSettings
-from router_config.provider_call import ProviderCall
-from router_config.provider_calls import ProviderCalls
-from router_config.rate_windows import RateWindows
+from router_config.providers.build import build_router
+from router_config.providers.classify import classify
+from router_config.providers.key_ring import KeyRing
+from router_config.providers.provider_call import ProviderCall
+from router_config.providers.provider_calls import ProviderCalls
 from router_config.registry import PluginDeps, build_plugins
-from router_config.schema import Deployment, RouterConfig
-from router_config.shared_redis import SharedRedis
+from router_config.state.alerts import Alerter, AlertSink, LogSink, WebhookSink
+from router_config.state.rate_windows import RateWindows
+from router_config.state.shared_redis import SharedRedis
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import pytest
 import redis
 
-from router_config.loader import parse_config
-from router_config.schema import RouterConfig
+from router_config.config.loader import parse_config
+from router_config.config.schema import RouterConfig
 from router_config.testing import FakeProviderServer
 from router_config.testing.gateway_server import GatewayServer
 

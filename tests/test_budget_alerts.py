@@ -132,7 +132,7 @@ def test_spend_command_prints_the_shared_ledger_as_csv(
 ) -> None:
     from typer.testing import CliRunner
 
-    from router_config.cli import app
+    from router_config.cli.commands import app
 
     text = config_text(webhook, redis_url=redis_url)
     cost = post(serve(make_config(text=text))).headers["x-router-cost-usd"]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from plugins.response_cache import cache_key
-from router_config.hooks import RequestContext
+from router_config.flow.hooks import RequestContext
 
 PINS = ("gpt-4o-2024-08-06", "claude-3-5-sonnet-20241022")
 BASE: dict[str, Any] = {"temperature": 0, "max_tokens": 50}

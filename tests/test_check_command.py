@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from router_config.cli import app
+from router_config.cli.commands import app
 
 ROOT = Path(__file__).resolve().parent.parent
 PROD_ENV = {

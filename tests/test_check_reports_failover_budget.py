@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from router_config.cli import app
+from router_config.cli.commands import app
 
 CONFIG = """
 model_list:

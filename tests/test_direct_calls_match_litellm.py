@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from router_config.direct_openai import is_direct
+from router_config.providers.direct_openai import is_direct
 from tests.conftest import BASE_CONFIG, ConfigFactory, Providers
 
 HI = [{"role": "user", "content": "hi"}]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from router_config.drill import Scenario, _run, table
+from router_config.cli.drill import Scenario, _run, table
 from router_config.testing import FakeProviderServer
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from router_config.loader import load_config
+from router_config.config.loader import load_config
 from tests.conftest import BASE_CONFIG, Providers
 from tests.failover_support import wait_for
 

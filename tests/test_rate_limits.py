@@ -124,7 +124,7 @@ def test_a_deployment_at_its_rpm_is_skipped_on_every_replica(
 
 
 def test_check_reports_the_limits_a_config_turns_on(make_config: ConfigFactory) -> None:
-    from router_config.report import summary
+    from router_config.cli.report import summary
 
     text = BASE_CONFIG.replace("      order: 1\n", "      order: 1\n      rpm: 2\n", 1)
     report = summary(make_config(limited(None, rpm=3, team_tpm=50), text=text, CLIENT_KEY="k"))

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from router_config.shared_redis import SharedRedis
+from router_config.state.shared_redis import SharedRedis
 
 
 def free_port() -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from router_config.pin_report import pins_report
+from router_config.cli.pin_report import pins_report
 from tests.conftest import BASE_CONFIG, ConfigFactory
 
 

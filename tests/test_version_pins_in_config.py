@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from router_config.cli import app
+from router_config.cli.commands import app
 
 
 def check(tmp_path: Path, models: str) -> tuple[int, str]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from router_config.app import create_app
-from router_config.gateway import Gateway
+from router_config.api.app import create_app
+from router_config.config.schema import RouterConfig
+from router_config.flow.gateway import Gateway
 from router_config.live import ConfigSource
-from router_config.schema import RouterConfig
 from router_config.testing._background import BackgroundServer
 from router_config.wiring import Timing
 

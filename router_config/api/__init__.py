@@ -1,0 +1,1 @@
+"""The HTTP surface: FastAPI app, routes, auth, OpenAI-shaped errors, SSE."""

@@ -1,0 +1,145 @@
+"""From an HTTP chat request to a ``RequestContext``, and from the gateway's reply back to HTTP.
+
+The body is read with a size limit before parsing, parameters are validated
+(credentials refused), and the caller is authenticated before any provider is
+called. Replies are JSON or SSE; ``done`` runs when the request is really over
+(for a stream, after its last chunk), which is what lets a reload drain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import orjson
+from fastapi import Request
+from starlette.responses import Response, StreamingResponse
+
+from router_config.api.chat_request import parse_chat_request
+from router_config.api.sse import sse_events
+from router_config.errors import InvalidRequest, ModelNotFound, PayloadTooLarge, PermissionDenied
+from router_config.flow.gateway import Gateway
+from router_config.flow.hooks import RequestContext
+from router_config.live import Generation
+
+
+async def request_context(generation: Generation, request: Request, now: float) -> RequestContext:
+    """Authenticate, read and validate the request, before any provider is called."""
+    config = generation.config
+    caller = generation.auth.caller(request.headers)
+    limits = config.plugins.server
+    body = await _read_json(request, limits.max_body_bytes)
+    chat = parse_chat_request(body, max_messages=limits.max_messages)
+    group, _, version = chat.model.partition("@")
+    version = version or request.headers.get("x-router-model-version") or ""
+    if group not in config.groups:
+        raise ModelNotFound(
+            f"The model '{group}' does not exist; see GET /v1/models.", param="model"
+        )
+    if not caller.may_use(group):
+        raise PermissionDenied(f"This key may not use model '{group}'.", param="model")
+    params = chat.provider_params()
+    wants_usage = bool((chat.stream_options or {}).get("include_usage"))
+    if chat.stream:
+        params["stream_options"] = {**(chat.stream_options or {}), "include_usage": True}
+    else:
+        params.pop("stream_options", None)  # only for streams (LiteLLM drops it too)
+    return RequestContext(
+        request_id=request.state.request_id,
+        team=caller.team,
+        key_alias=caller.alias,
+        group=group,
+        required_version=version or None,
+        messages=chat.message_dicts(),
+        params=params,
+        stream=chat.stream,
+        headers={k.lower(): v for k, v in request.headers.items()},
+        started=now,
+        deadline=now + _deadline_s(request.headers, config.plugins.failover.deadline_s),
+        wants_usage=wants_usage,
+    )
+
+
+class ClosingStreamingResponse(StreamingResponse):
+    """A stream whose generator is closed when the response ends, however it ends.
+
+    Under an ASGI server of spec 2.4 Starlette notices a gone client only when a write
+    fails, and then leaves the body generator to the garbage collector: until then the
+    request would count as in flight (a reload waits for it), its rate-limit reservation
+    stay unsettled and the provider's stream open. Closing it runs its ``finally`` now.
+    (uvicorn, spec 2.3, has Starlette watch for the disconnect instead; tested.)
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            closer = getattr(self.body_iterator, "aclose", None)
+            if closer is not None:
+                await closer()
+
+
+async def respond(gateway: Gateway, ctx: RequestContext, done: Callable[[], None]) -> Response:
+    """Serve ``ctx``; ``done`` runs once the request is over (for a stream: after its end)."""
+
+    async def finish() -> None:
+        # A client that leaves a stream makes Starlette cancel it, and every await in the
+        # cleanup would be cancelled too: reservations unsettled, no log line, no trace.
+        # The end-of-request work is bounded (Redis ops time out in 0.25 s), so shield it.
+        with anyio.CancelScope(shield=True):
+            try:
+                await gateway.finish(ctx)
+            finally:
+                done()
+
+    try:
+        reply = await gateway.serve(ctx)
+    except BaseException as exc:
+        ctx.outcome = getattr(exc, "code", None) or "error"
+        ctx.status = getattr(exc, "status_code", 500)
+        await finish()
+        raise
+    if reply.chunks is None:
+        try:
+            return Response(
+                orjson.dumps(reply.body), media_type="application/json", headers=reply.headers
+            )
+        finally:
+            await finish()
+    return ClosingStreamingResponse(
+        sse_events(reply.chunks, finish),
+        media_type="text/event-stream",
+        headers=reply.headers,
+    )
+
+
+def _deadline_s(headers: Any, configured: float) -> float:
+    """The request's deadline: the config's, lowered (never raised) by ``x-router-timeout-ms``."""
+    given = headers.get("x-router-timeout-ms")
+    if given is None:
+        return configured
+    try:
+        wanted = float(given) / 1000
+    except ValueError:
+        raise InvalidRequest(
+            "x-router-timeout-ms must be a number of milliseconds.", param="x-router-timeout-ms"
+        ) from None
+    if wanted <= 0:
+        raise InvalidRequest("x-router-timeout-ms must be positive.", param="x-router-timeout-ms")
+    return min(configured, wanted)
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The request body is over the {limit}-byte limit.")
+    body = bytearray()
+    async for part in request.stream():
+        body += part
+        if len(body) > limit:
+            raise PayloadTooLarge(f"The request body is over the {limit}-byte limit.")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("The request body is not valid JSON.") from None

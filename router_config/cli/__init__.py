@@ -1,0 +1,1 @@
+"""The ``llm-router`` command and what it prints (check, drill, versions, spend)."""

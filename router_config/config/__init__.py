@@ -1,0 +1,1 @@
+"""Configuration: the YAML file to a validated, frozen ``RouterConfig``."""

@@ -1,0 +1,126 @@
+"""Which model names are exact versions, and what `check` says about each deployment's pin.
+
+Knowledge of model families, floating aliases and retirement dates lives in
+``data/model_versions.yaml``, not in code; the rule for unknown names is a
+dated (``-2024-08-06``, ``-20241022``) or numbered (``-0613``) suffix. Local
+servers (vLLM, Ollama...) serve whatever weights they were started with, so
+their deployments must name the weights in ``model_info.version``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from router_config.config.schema import Deployment
+from router_config.errors import ConfigIssue
+
+_VERSIONED = re.compile(r"(-\d{4}-\d{2}-\d{2}|-\d{8}|-\d{4})$")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Floating aliases, known versions with retirement dates, local providers."""
+
+    aliases: frozenset[str]
+    retires: dict[str, dt.date | None]
+    local_providers: frozenset[str]
+
+
+@cache
+def catalog() -> Catalog:
+    text = resources.files("router_config").joinpath("data/model_versions.yaml").read_text()
+    data: dict[str, Any] = yaml.safe_load(text)
+    aliases: set[str] = set()
+    retires: dict[str, dt.date | None] = {}
+    for family in data["families"].values():
+        aliases.update(family.get("aliases", []))
+        for name, info in (family.get("versions") or {}).items():
+            retires[name] = (info or {}).get("retires")
+    return Catalog(frozenset(aliases), retires, frozenset(data["local_providers"]))
+
+
+def base_name(model: str) -> str:
+    """The model name without a provider path (``meta-llama/Llama-3`` -> ``Llama-3``)."""
+    return model.rsplit("/", 1)[-1]
+
+
+def is_local(deployment: Deployment) -> bool:
+    return deployment.provider in catalog().local_providers
+
+
+def pinned_version(deployment: Deployment) -> str:
+    """The exact version a deployment is pinned to: ``model_info.version`` or the model name."""
+    version = deployment.model_info.get("version")
+    return str(version) if version else deployment.pinned_model
+
+
+def is_floating(name: str) -> bool:
+    """True for an alias that providers move to new versions over time."""
+    name = base_name(name).lower()
+    known = catalog()
+    if name in known.aliases or name.endswith("-latest"):
+        return True
+    return name not in known.retires and not _VERSIONED.search(name)
+
+
+def pin_issues(
+    deployments: tuple[Deployment, ...], today: dt.date, warn_days: int
+) -> tuple[list[ConfigIssue], list[str]]:
+    """Errors for floating pins, warnings for allowed ones and upcoming retirements."""
+    issues: list[ConfigIssue] = []
+    warnings: list[str] = []
+    for dep in deployments:
+        path = f"model_list[{dep.index}]"
+        allowed = bool(dep.model_info.get("allow_floating"))
+        if is_local(dep):
+            if not dep.model_info.get("version") and not allowed:
+                issues.append(
+                    ConfigIssue(
+                        f"{path}.model_info.version",
+                        f"local deployment {dep.id!r} names no version of the weights it serves",
+                        "set model_info.version (a weights revision or digest), or "
+                        "model_info.allow_floating: true",
+                    )
+                )
+        elif is_floating(dep.pinned_model):
+            if allowed:
+                warnings.append(
+                    f"{path}: {dep.id} uses the floating alias "
+                    f"{dep.pinned_model!r} (allow_floating): results may change"
+                )
+            else:
+                issues.append(
+                    ConfigIssue(
+                        f"{path}.litellm_params.model",
+                        f"{dep.pinned_model!r} is a floating alias, not a pinned version",
+                        f"pin a dated version ({_suggest(dep.pinned_model)}), or set "
+                        "model_info.allow_floating: true",
+                    )
+                )
+        retires = catalog().retires.get(base_name(dep.pinned_model))
+        if retires is not None and (retires - today).days <= warn_days:
+            when = "retired on" if retires <= today else "retires on"
+            warnings.append(
+                f"{path}: {dep.pinned_model} {when} {retires.isoformat()}: "
+                "plan a pin upgrade (README, 'Version pinning')"
+            )
+    return issues, warnings
+
+
+def _suggest(alias: str) -> str:
+    stem = base_name(alias).lower().removesuffix("-latest")
+    known = sorted(v for v in catalog().retires if v.startswith(stem + "-"))
+    return "e.g. " + ", ".join(known[-2:]) if known else "a name ending in its release date"
+
+
+def served_matches(pin: str, served: str) -> bool:
+    """Does the model a provider reports equal the pin (modulo prefixes and suffixes)?"""
+    pin_n, served_n = base_name(pin).lower(), base_name(served).lower()
+    return served_n == pin_n or served_n.startswith(pin_n + ":") or served_n.startswith(pin_n + "@")

@@ -1,0 +1,257 @@
+"""The gateway service: plugins around the attempt loop, independent of HTTP.
+
+The HTTP layer builds a ``RequestContext`` and asks ``Gateway.serve`` for a
+``Reply``; everything between (admission, attempts, degradation, the end of a
+stream) happens here, so the same flow serves tests, the drill and the app.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from plugins.spend_ledger import SpendLedger
+from router_config.config.schema import RouterConfig
+from router_config.errors import AllProvidersFailed, RouterError
+from router_config.flow.dispatch import Dispatcher, Served, Sleep
+from router_config.flow.hooks import Attempt, Clock, GatewayPlugin, RequestContext, Usage
+from router_config.flow.planner import Planner
+from router_config.flow.replay import replay_as_chunks
+from router_config.metrics import Metrics
+from router_config.providers.build import RouterHandle
+from router_config.providers.key_ring import KeyRing
+from router_config.providers.pricing import cost_usd, counted_usage, usage_from
+from router_config.providers.provider_calls import ProviderCalls
+from router_config.redact import Redactor, config_secrets
+from router_config.state.alerts import Alerter
+from router_config.state.shared_redis import SharedRedis
+
+log = logging.getLogger("llm_router.gateway")
+
+
+class StreamBroken(RouterError):
+    """The provider failed after the first chunk was sent: the stream ends with an error event."""
+
+    status_code = 502
+    error_type = "api_error"
+    code = "stream_interrupted"
+
+
+@dataclass
+class Reply:
+    """What the HTTP layer sends: a JSON body, or an async stream of chunk dicts."""
+
+    body: Mapping[str, Any] | None = None
+    chunks: AsyncIterator[dict[str, Any]] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Gateway:
+    """Serves chat requests through its provider calls with the configured plugins."""
+
+    def __init__(
+        self,
+        config: RouterConfig,
+        handle: RouterHandle,
+        calls: ProviderCalls,
+        plugins: Sequence[GatewayPlugin],
+        *,
+        clock: Clock,
+        metrics: Metrics,
+        alerter: Alerter,
+        redis: SharedRedis | None,
+        ledger: SpendLedger,
+        keys: KeyRing,
+        sleep: Sleep,
+        jitter: Callable[[], float],
+    ) -> None:
+        self.config = config
+        self.handle = handle
+        self.calls = calls
+        self.plugins = tuple(plugins)
+        self.clock = clock
+        self.metrics = metrics
+        self.alerter = alerter
+        self.redis = redis
+        self.ledger = ledger
+        self.keys = keys
+        self.planner = Planner(config)
+        self.redact = Redactor(config_secrets(config))
+        self.dispatcher = Dispatcher(
+            calls,
+            self.planner,
+            self.plugins,
+            config.plugins.failover,
+            clock,
+            keys,
+            redact=self.redact,
+            sleep=sleep,
+            jitter=jitter,
+        )
+
+    async def start(self) -> None:
+        for plugin in self.plugins:
+            await plugin.start()
+
+    async def close(self) -> None:
+        for plugin in reversed(self.plugins):
+            try:
+                await plugin.close()
+            except Exception:  # shutdown goes on whatever one plugin does
+                log.exception("plugin %s failed to close", plugin.name)
+        await self.alerter.close()
+        if self.redis is not None:
+            await self.redis.close()
+        await self.calls.aclose()
+        await self.handle.aclose()
+
+    async def serve(self, ctx: RequestContext) -> Reply:
+        """Answer ``ctx``; raises a ``RouterError`` when it cannot."""
+        for plugin in self.plugins:
+            ready = await plugin.on_request(ctx)
+            if ready is not None:
+                ctx.outcome = "cached"
+                return self._ready(ctx, ready)
+        try:
+            served = await self.dispatcher.run(ctx)
+        except AllProvidersFailed as exc:
+            for plugin in self.plugins:
+                alternative = await plugin.on_failure(ctx, exc)
+                if alternative is not None:
+                    ctx.outcome = "abstained" if "abstained" in ctx.tags else "degraded"
+                    return self._ready(ctx, alternative)
+            raise
+        headers = {**_served_headers(ctx, served), **ctx.response_headers}
+        if served.body is not None:
+            ctx.outcome = "ok"
+            for plugin in self.plugins:
+                await plugin.on_success(ctx, served.body)
+            headers["x-router-cost-usd"] = f"{served.attempt.cost_usd:.9f}"
+            return Reply(body=served.body, headers=headers)
+        return Reply(chunks=self._stream(ctx, served), headers=headers)
+
+    def _ready(self, ctx: RequestContext, body: Mapping[str, Any]) -> Reply:
+        """A body that did not come from a provider now (cache, abstention); streamed if asked."""
+        headers = {"x-router-attempts": str(len(ctx.attempts)), **ctx.response_headers}
+        if not ctx.stream:
+            return Reply(body=body, headers=headers)
+        return Reply(chunks=replay_as_chunks(body, ctx.wants_usage), headers=headers)
+
+    async def finish(self, ctx: RequestContext) -> None:
+        """Run every ``on_request_end`` hook; a failing hook is logged, never raised."""
+        for plugin in self.plugins:
+            try:
+                await plugin.on_request_end(ctx)
+            except Exception:  # logging must never break a served request
+                log.exception("plugin %s failed in on_request_end", plugin.name)
+
+    async def _stream(self, ctx: RequestContext, served: Served) -> AsyncIterator[dict[str, Any]]:
+        """Relay chunks, keep usage, and settle the attempt when the stream ends."""
+        assert served.chunks is not None
+        attempt = served.attempt
+        text: list[str] = []
+        last: dict[str, Any] = {}
+        usage_sent = False  # the caller has had a usage figure (on a chunk with choices)
+        usage_chunk: dict[str, Any] | None = None  # the provider's own, sent once at the end
+        try:
+            async for chunk in served.chunks:
+                last = chunk
+                if chunk.get("usage"):
+                    attempt.usage = usage_from(chunk["usage"])
+                for choice in chunk.get("choices") or ():
+                    text.append((choice.get("delta") or {}).get("content") or "")
+                if attempt.served_model:
+                    chunk["model"] = attempt.served_model
+                if chunk.get("choices"):
+                    usage_sent = usage_sent or bool(attempt.usage.total_tokens and "usage" in chunk)
+                    yield chunk
+                elif "usage" in chunk:
+                    usage_chunk = chunk  # sent once, at the end
+                elif ctx.wants_usage:
+                    yield chunk
+        except Exception as exc:  # anything after the first chunk: end with an error event
+            attempt.outcome, attempt.reason = "error", "broken_stream"
+            attempt.message = self.redact(str(exc))[:300]
+            ctx.outcome, ctx.status = "broken_stream", 502
+            await self._settled(ctx, attempt)
+            raise StreamBroken(
+                "The provider failed after the stream started; the answer is incomplete."
+            ) from None
+        attempt.outcome = "ok"
+        if not attempt.usage.total_tokens:  # a provider that ignores stream_options
+            attempt.usage = counted_usage(attempt.deployment, ctx.messages, "".join(text))
+            usage_chunk = None  # its zeros, if it sent any, are replaced by the count
+        if ctx.wants_usage and not usage_sent:  # one usage chunk, last, as OpenAI sends it
+            yield usage_chunk or {
+                "id": last.get("id"),
+                "object": "chat.completion.chunk",
+                "created": last.get("created"),
+                "model": attempt.served_model,
+                "choices": [],
+                "usage": _usage_dict(attempt.usage),
+            }
+        attempt.cost_usd = cost_usd(attempt.deployment, attempt.usage, None)
+        ctx.outcome = "ok"
+        await self._settled(ctx, attempt)
+        body = {
+            "id": last.get("id"),
+            "object": "chat.completion",
+            "model": attempt.served_model,
+            "created": last.get("created"),
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "".join(text)},
+                }
+            ],
+            "usage": _usage_dict(attempt.usage),
+        }
+        for plugin in self.plugins:
+            await plugin.on_success(ctx, body)
+
+    async def _settled(self, ctx: RequestContext, attempt: Attempt) -> None:
+        """A stream's attempt is over: plugins see it again with its final outcome."""
+        attempt.latency_ms = (self.clock() - attempt.started) * 1000
+        for plugin in self.plugins:
+            try:
+                await plugin.after_attempt(ctx, attempt)
+            except Exception:  # the answer is already sent: nothing may be rejected now
+                log.exception("plugin %s failed after a stream", plugin.name)
+
+    async def health(self) -> dict[str, dict[str, Any]]:
+        """Per-deployment state from every plugin, for ``GET /health/providers``."""
+        out: dict[str, dict[str, Any]] = {
+            d.id: {
+                "group": d.group,
+                "provider": d.provider,
+                "model": d.pinned_model,
+                "api_host": d.api_host,
+            }
+            for d in self.config.deployments
+        }
+        reports = [await self.keys.health()] + [await p.health() for p in self.plugins]
+        for report in reports:
+            for dep_id, fields in report.items():
+                out.setdefault(dep_id, {}).update(fields)
+        return out
+
+
+def _usage_dict(usage: Usage) -> dict[str, int]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def _served_headers(ctx: RequestContext, served: Served) -> dict[str, str]:
+    attempt = served.attempt
+    return {
+        "x-router-provider": attempt.deployment.provider,
+        "x-router-deployment": attempt.deployment.id,
+        "x-router-model": attempt.served_model or attempt.deployment.pinned_model,
+        "x-router-attempts": str(len(ctx.attempts)),
+    }

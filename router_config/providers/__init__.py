@@ -1,0 +1,1 @@
+"""Provider calls: LiteLLM's Router, the direct pooled path, error classes, prices."""

@@ -1,0 +1,117 @@
+"""Builds LiteLLM's Router from a ``RouterConfig``: the only code that touches LiteLLM globals.
+
+Each deployment is registered under its own Router model name (its id), so
+our attempt loop can call exactly one deployment; retries, fallbacks and
+cooldowns are turned off inside LiteLLM because ours replace them (LiteLLM's
+defaults take 5-40 s to fail over). LiteLLM keeps module-level state
+(``litellm.callbacks``, ``litellm.drop_params``...): we set it here and put it
+back on ``close()``, so two gateways in one process don't leak into each other.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no 3-7 s price-map download
+# LiteLLM counts tokens of llama-named models with a tokenizer fetched from the
+# HuggingFace hub, inside the request: offline, that blocked a stream ~30 s.
+# Offline mode makes the fetch fail at once and LiteLLM falls back to tiktoken.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import litellm
+
+from router_config.config.schema import Deployment, RouterConfig
+
+# router_settings keys LiteLLM's Router may still use; the rest are ours to apply. Redis
+# is not among them: cooldowns and rpm/tpm counting are ours, with their own client.
+_PASSED_ROUTER_SETTINGS = ("routing_strategy", "routing_strategy_args", "enable_pre_call_checks")
+# litellm_params LiteLLM must not act on: priority and rate limits are applied by us.
+_OUR_PARAMS = ("order", "rpm", "tpm")
+# litellm_settings applied as module globals, with the defaults we want when unset.
+# httpx instead of LiteLLM's default aiohttp transport: a request we cancel at its
+# deadline left its aiohttp connection open past shutdown (seen with a hung provider).
+_GLOBAL_DEFAULTS: dict[str, Any] = {
+    "drop_params": True,
+    "modify_params": False,
+    "disable_aiohttp_transport": True,
+}
+
+
+@dataclass
+class RouterHandle:
+    """A built Router plus what is needed to undo its global side effects."""
+
+    router: Any
+    _saved: dict[str, Any] = field(default_factory=dict)
+    _closed: bool = False
+
+    def take_over(self, old: RouterHandle) -> None:
+        """This handle replaces ``old`` (a reload): LiteLLM's shared clients stay open for us,
+        and the globals as they were before ``old`` are what we restore at the end. The old
+        Router's own callback registrations go now (LiteLLM keeps them in module lists)."""
+        self._saved = old._saved
+        old._closed = True
+        old.router.retire()
+
+    async def aclose(self) -> None:
+        """Close LiteLLM's cached HTTP clients, then restore its module globals.
+
+        LiteLLM caches one HTTP client per provider and event loop; left open,
+        their connections outlive the loop and fail when it closes.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self.router.retire()
+        await litellm.close_litellm_async_clients()
+        litellm.in_memory_llm_clients_cache.flush_cache()
+        # Anthropic's streaming path uses one module-level client outside that cache; its
+        # pool is bound to this loop, so close it and let LiteLLM create it anew on demand.
+        shared = vars(litellm).pop("module_level_aclient", None)
+        if shared is not None:
+            await shared.close()
+        for name, value in self._saved.items():
+            setattr(litellm, name, value)
+
+
+def build_router(config: RouterConfig, callbacks: Sequence[Any] = ()) -> RouterHandle:
+    """Construct ``litellm.Router`` for ``config``; ``callbacks`` are LiteLLM CustomLoggers."""
+    saved = {
+        name: getattr(litellm, name)
+        for name in (*_GLOBAL_DEFAULTS, "callbacks", "suppress_debug_info")
+    }
+    for name, default in _GLOBAL_DEFAULTS.items():
+        setattr(litellm, name, config.litellm_settings.get(name, default))
+    litellm.suppress_debug_info = True
+    litellm.callbacks = [*saved["callbacks"], *callbacks]
+    settings = {k: v for k, v in config.router_settings.items() if k in _PASSED_ROUTER_SETTINGS}
+    router = litellm.Router(
+        model_list=[entry for dep in config.deployments for entry in _entries(dep)],
+        num_retries=0,
+        max_fallbacks=0,
+        disable_cooldowns=True,
+        **settings,
+    )
+    return RouterHandle(router=router, _saved=saved)
+
+
+def key_entry_name(deployment: Deployment, key_index: int) -> str:
+    """The Router model name of one key of a deployment: its id for the first key."""
+    return deployment.id if key_index == 0 else f"{deployment.id}#key{key_index}"
+
+
+def _entries(dep: Deployment) -> list[dict[str, Any]]:
+    """One Router entry per provider key, so a request can be sent with a chosen key."""
+    params = {k: v for k, v in dep.litellm_params.items() if k not in _OUR_PARAMS}
+    keys: list[str | None] = [k.get_secret_value() for k in dep.api_keys] or [None]
+    return [
+        {
+            "model_name": key_entry_name(dep, n),
+            "litellm_params": {**params, "api_key": key} if key is not None else params,
+            "model_info": {**dep.model_info, "id": key_entry_name(dep, n)},
+        }
+        for n, key in enumerate(keys)
+    ]

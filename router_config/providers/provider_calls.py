@@ -1,0 +1,99 @@
+"""One call to one deployment with one key: the only code that sends a provider request.
+
+Two transports sit behind it. Plain requests to deployments that speak OpenAI's
+format unchanged go direct over a pooled client (``direct_openai``: LiteLLM's per-call
+bookkeeping was half our CPU per request); every other deployment goes through
+LiteLLM's Router, which translates for its provider. Both give the attempt
+loop the same thing: a chat completion dict, or an iterator of chunk dicts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from router_config.config.schema import Deployment
+from router_config.providers.build import key_entry_name
+from router_config.providers.direct_openai import DirectOpenAI, is_direct, is_plain
+from router_config.providers.provider_call import ProviderCall
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A full answer, the model the provider says served it, and LiteLLM's cost if it gave one."""
+
+    body: dict[str, Any]
+    served_model: str | None
+    litellm_cost: float | None = None
+
+
+class ProviderCalls:
+    """Calls deployments directly when LiteLLM would send OpenAI's format unchanged."""
+
+    def __init__(self, router: Any, deployments: Sequence[Deployment], *, direct: bool) -> None:
+        self._router = router
+        self._direct = DirectOpenAI() if direct else None
+        self.direct_ids = (
+            frozenset(d.id for d in deployments if is_direct(d)) if direct else frozenset()
+        )
+
+    def _goes_direct(self, call: ProviderCall) -> bool:
+        return (
+            call.deployment.id in self.direct_ids
+            and is_plain(call.messages, call.params)
+            and DirectOpenAI.has_key(call)
+        )
+
+    async def aclose(self) -> None:
+        if self._direct is not None:
+            await self._direct.aclose()
+
+    async def complete(self, call: ProviderCall) -> Completion:
+        """One non-streaming call."""
+        if self._direct is not None and self._goes_direct(call):
+            body = await self._direct.complete(call)
+            return Completion(body, body.get("model"))
+        response = await self._via_router(call)
+        body = response.model_dump(exclude_none=True)
+        for choice in body.get("choices") or ():
+            choice.pop("provider_specific_fields", None)  # LiteLLM's, not OpenAI's
+        hidden = getattr(response, "_hidden_params", {}) or {}
+        cost = hidden.get("response_cost")
+        return Completion(
+            body,
+            hidden.get("provider_response_model") or body.get("model"),
+            float(cost) if isinstance(cost, int | float) else None,
+        )
+
+    async def stream(self, call: ProviderCall) -> AsyncIterator[dict[str, Any]]:
+        """A streaming call: chunk dicts; closing the iterator releases the connection."""
+        if self._direct is not None and self._goes_direct(call):
+            return await self._direct.stream(call)
+        return _dicts(aiter(await self._via_router(call)))
+
+    async def _via_router(self, call: ProviderCall) -> Any:
+        return await self._router.acompletion(
+            model=key_entry_name(call.deployment, call.key_index),
+            messages=call.messages,
+            stream=call.stream,
+            timeout=httpx.Timeout(call.read_s, connect=call.connect_s),
+            num_retries=0,
+            **call.params,
+        )
+
+
+async def _dicts(chunks: AsyncIterator[Any]) -> AsyncIterator[dict[str, Any]]:
+    try:
+        async for chunk in chunks:
+            yield chunk.model_dump(exclude_none=True)
+    finally:
+        # A stream that broke or was abandoned must give its connection back now;
+        # LiteLLM leaves that to garbage collection, after the event loop may be gone.
+        closer = getattr(chunks, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()

@@ -1,0 +1,1 @@
+"""Shared state: Redis with local fallback, rate windows, alerts, spend reports."""
