@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from plugins.spend_ledger import SpendLedger, period_bounds, periods
 from router_config.config.plugin_settings import BudgetLimit, BudgetSettings
 from router_config.config.schema import Deployment
 from router_config.errors import BudgetExceeded
@@ -23,6 +22,7 @@ from router_config.logs import emit
 from router_config.metrics import Metrics
 from router_config.providers.pricing import declared_prices
 from router_config.state.alerts import Alert, Alerter
+from router_config.state.spend_ledger import SpendLedger, period_bounds, periods
 
 Scope = tuple[str, str, float]  # (ledger field, period kind, limit in USD)
 FORECAST_MIN_ELAPSED = 0.02  # no forecast from the first 2 % of a period: too little data

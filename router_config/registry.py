@@ -24,7 +24,6 @@ from plugins.langfuse_logger import LangfuseLogger
 from plugins.prometheus_metrics import PrometheusMetrics
 from plugins.request_log import RequestLogger
 from plugins.response_cache import ResponseCache
-from plugins.spend_ledger import SpendLedger
 from plugins.version_history import VersionHistory
 from plugins.version_pinning import VersionPinning
 from router_config.config.schema import RouterConfig
@@ -34,6 +33,7 @@ from router_config.metrics import Metrics
 from router_config.state.alerts import Alerter
 from router_config.state.rate_windows import RateWindows
 from router_config.state.shared_redis import SharedRedis
+from router_config.state.spend_ledger import SpendLedger
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from plugins.circuit_breaker import Probe
-from plugins.spend_ledger import SpendLedger
 from router_config.config.plugin_settings import AlertSettings, FailoverSettings
 from router_config.config.schema import Deployment, RouterConfig
 from router_config.flow.dispatch import Sleep
@@ -30,6 +29,7 @@ from router_config.registry import PluginDeps, build_plugins
 from router_config.state.alerts import Alerter, AlertSink, LogSink, WebhookSink
 from router_config.state.rate_windows import RateWindows
 from router_config.state.shared_redis import SharedRedis
+from router_config.state.spend_ledger import SpendLedger
 
 
 @dataclass(frozen=True)

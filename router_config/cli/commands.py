@@ -115,8 +115,8 @@ def spend_command(
     import asyncio
     import datetime as dt
 
-    from plugins.spend_ledger import SpendLedger
     from router_config.state.shared_redis import SharedRedis
+    from router_config.state.spend_ledger import SpendLedger
     from router_config.state.spend_report import as_text, spend
 
     loaded = load_config(config)

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from plugins.spend_ledger import SpendLedger
 from router_config.config.schema import RouterConfig
 from router_config.errors import AllProvidersFailed, RouterError
 from router_config.flow.dispatch import Dispatcher, Served, Sleep
@@ -27,6 +26,7 @@ from router_config.providers.provider_calls import ProviderCalls
 from router_config.redact import Redactor, config_secrets
 from router_config.state.alerts import Alerter
 from router_config.state.shared_redis import SharedRedis
+from router_config.state.spend_ledger import SpendLedger
 
 log = logging.getLogger("llm_router.gateway")
 

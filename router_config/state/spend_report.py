@@ -7,7 +7,7 @@ import datetime as dt
 import io
 from typing import Any
 
-from plugins.spend_ledger import SpendLedger, periods
+from router_config.state.spend_ledger import SpendLedger, periods
 
 GROUPINGS = ("provider", "group", "team", "deployment")
 
