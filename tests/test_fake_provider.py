@@ -118,3 +118,104 @@ def test_control_endpoint_sets_a_mode_and_a_drifted_model_until_reset(fake) -> N
     assert stats["requests"] == 2 and stats["by_mode"] == {"503": 1, "ok": 1}
     httpx.post(f"{fake.base_url}/_fake/reset")
     assert httpx.get(f"{fake.base_url}/_fake/stats").json()["requests"] == 0
+
+
+def _sse(fake, body: dict, mode: str) -> list[tuple[float, dict]]:  # type: ignore[no-untyped-def, type-arg]
+    """Each chunk of an OpenAI stream with the seconds since the request was sent."""
+    import time
+
+    out = []
+    started = time.monotonic()
+    with httpx.stream(
+        "POST",
+        f"{fake.openai_base}/chat/completions",
+        json={**body, "stream": True},
+        headers={"x-fake-mode": mode},
+        timeout=10,
+    ) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: {"):
+                out.append((time.monotonic() - started, __import__("json").loads(line[6:])))
+    return out
+
+
+def test_latency_mode_waits_for_the_first_token_then_streams_at_its_rate(fake) -> None:  # type: ignore[no-untyped-def]
+    chunks = _sse(fake, {"model": "m", "messages": HI}, "latency:ttft=300,tps=50,tokens=10")
+    contents = [
+        (t, c) for t, c in chunks if c["choices"] and c["choices"][0]["delta"].get("content")
+    ]
+    assert len(contents) == 10
+    assert contents[0][0] >= 0.3  # nothing before the time to first token
+    assert contents[-1][0] - contents[0][0] >= 9 * 0.02  # 50 tokens a second after it
+
+
+def test_latency_mode_can_send_the_role_chunk_first_and_hang_after_n_tokens(fake) -> None:  # type: ignore[no-untyped-def]
+    with (
+        pytest.raises(httpx.ReadTimeout),
+        httpx.stream(
+            "POST",
+            f"{fake.openai_base}/chat/completions",
+            json={"model": "m", "messages": HI, "stream": True},
+            headers={"x-fake-mode": "latency:ttft=5000,role_first=1"},
+            timeout=httpx.Timeout(1, read=0.5),
+        ) as response,
+    ):
+        lines = response.iter_lines()
+        assert '"role":"assistant"' in next(lines)  # sent at once, before the first token
+        list(lines)
+    chunks = []
+    with (
+        pytest.raises(httpx.ReadTimeout),
+        httpx.stream(
+            "POST",
+            f"{fake.openai_base}/chat/completions",
+            json={"model": "m", "messages": HI, "stream": True},
+            headers={"x-fake-mode": "hangafter:2"},
+            timeout=httpx.Timeout(1, read=0.5),
+        ) as response,
+    ):
+        chunks.extend(response.iter_lines())
+    assert sum('"content":"' in c and '"content":""' not in c for c in chunks) == 2
+
+
+def test_prefill_time_grows_with_the_prompt(fake) -> None:  # type: ignore[no-untyped-def]
+    long = [{"role": "user", "content": "word " * 4000}]  # about 5,000 tokens
+    chunks = _sse(fake, {"model": "m", "messages": long}, "latency:prefill=100,tokens=1")
+    assert chunks[0][0] >= 0.5  # 100 ms per 1,000 prompt tokens
+
+
+def test_tools_logprobs_and_n_choices_say_the_same_streamed_and_whole(fake) -> None:  # type: ignore[no-untyped-def]
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {}}}]
+    whole = post(
+        fake, "/v1/chat/completions", {"model": "m", "messages": HI, "tools": tools}
+    ).json()
+    call = whole["choices"][0]["message"]["tool_calls"][0]
+    assert (
+        call["function"]["name"] == "lookup"
+        and whole["choices"][0]["finish_reason"] == "tool_calls"
+    )
+    streamed = _sse(fake, {"model": "m", "messages": HI, "tools": tools}, "ok")
+    pieces = [
+        c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+        for _, c in streamed
+        if c["choices"] and c["choices"][0]["delta"].get("tool_calls")
+    ]
+    assert "".join(pieces) == call["function"]["arguments"]
+    body = {"model": "m", "messages": HI, "n": 2, "logprobs": True, "top_logprobs": 2}
+    whole = post(fake, "/v1/chat/completions", body).json()
+    assert [c["index"] for c in whole["choices"]] == [0, 1]
+    assert len(whole["choices"][0]["logprobs"]["content"][0]["top_logprobs"]) == 2
+    texts: dict[int, str] = {}
+    for _, chunk in _sse(fake, body, "ok"):
+        for choice in chunk["choices"]:
+            texts[choice["index"]] = texts.get(choice["index"], "") + (
+                choice["delta"].get("content") or ""
+            )
+    assert texts == {c["index"]: c["message"]["content"] for c in whole["choices"]}
+
+
+def test_nostream_mode_refuses_streams_like_a_model_that_cannot_stream(fake) -> None:  # type: ignore[no-untyped-def]
+    body = {"model": "m~nostream", "messages": HI}
+    assert post(fake, "/v1/chat/completions", body).status_code == 200
+    refused = post(fake, "/v1/chat/completions", {**body, "stream": True})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "stream"

@@ -18,17 +18,25 @@ def prompt_tokens(messages: list[Any], system: Any = None) -> int:
     return -(-chars // 4) + 3 * len(messages)
 
 
-def reply_words(messages: list[Any], max_tokens: int | None) -> tuple[list[str], bool]:
-    """The deterministic reply, as words, and whether max_tokens cut it."""
-    last = ""
+def last_user_text(messages: list[Any]) -> str:
+    """The text of the last user message (parts joined)."""
     for message in reversed(messages):
         if isinstance(message, dict) and message.get("role") == "user":
             content = message.get("content")
             if isinstance(content, list):
                 content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-            last = str(content or "")
-            break
-    words = f"fake reply to: {last[:60]}".split()
+            return str(content or "")
+    return ""
+
+
+def reply_words(
+    messages: list[Any], max_tokens: int | None, length: int | None = None
+) -> tuple[list[str], bool]:
+    """The deterministic reply, as words (``length`` of them when given), and whether
+    max_tokens cut it."""
+    words = f"fake reply to: {last_user_text(messages)[:60]}".split()
+    if length is not None:
+        words = (words + [f"w{k}" for k in range(length)])[: max(1, length)]
     if max_tokens is not None and max_tokens < len(words):
         return words[:max_tokens], True
     return words, False

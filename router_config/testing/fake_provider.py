@@ -2,16 +2,15 @@
 
 A raw ASGI app (no framework: it must be far faster than the gateway it
 measures) speaking ``POST /v1/chat/completions`` and ``POST /v1/messages``,
-stream and not, with realistic usage and the fault modes of ``_fake_modes``.
+stream and not, with realistic usage, tool calls, log probabilities and ``n``
+choices (``_fake_answer``), and the fault and latency modes of ``_fake_modes``.
 ``/_fake/stats``, ``/_fake/reset`` and ``/_fake/control`` let tests and the
 drill count requests and change behaviour at run time.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
-import uuid
 from collections import Counter
 from typing import Any
 
@@ -20,15 +19,10 @@ import orjson
 from router_config.testing import _fake_bodies as bodies
 from router_config.testing._background import BackgroundServer
 from router_config.testing._fake_modes import Mode, choose, split_model
+from router_config.testing._fake_reply import JSON, Reply, raw
 
 Send = Any
 Receive = Any
-JSON = [(b"content-type", b"application/json")]
-SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
-
-
-class _Aborted(Exception):
-    """Raised to make uvicorn drop the connection mid-response (mode ``break``)."""
 
 
 class FakeProvider:
@@ -184,177 +178,8 @@ class FakeProvider:
             self._counts["path"][scope["path"]] += 1
             self._counts["client"][headers.get("user-agent", "").partition("/")[0]] += 1
             self._last = {"body": req, "headers": headers}
-        reply = _Reply(req, served, headers, mode, anthropic)
+        reply = Reply(req, served, headers, mode, anthropic)
         await reply.send(receive, send)
-
-
-class _Reply:
-    """One response of the fake provider, in the mode chosen for it."""
-
-    def __init__(
-        self, req: dict[str, Any], served: str, headers: dict[str, str], mode: Mode, anthropic: bool
-    ) -> None:
-        self.req, self.served, self.mode, self.anthropic = req, served, mode, anthropic
-        messages = list(req.get("messages") or [])
-        self.prompt = bodies.prompt_tokens(messages, req.get("system"))
-        limit = req.get("max_tokens") or req.get("max_completion_tokens")
-        self.words, self.cut = bodies.reply_words(messages, limit)
-        self.cached = min(int(headers.get("x-fake-cached-tokens", 0) or 0), self.prompt)
-        self.reasoning = int(headers.get("x-fake-reasoning-tokens", 0) or 0)
-        self.stream = bool(req.get("stream"))
-
-    @property
-    def completion(self) -> int:
-        return len(self.words) + self.reasoning
-
-    async def send(self, receive: Receive, send: Send) -> None:
-        name = self.mode.name
-        if name == "slow":
-            await asyncio.sleep(self.mode.number(500) / 1000)
-        if name == "hang":
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            return
-        if name in ("500", "503", "401", "403", "400", "429", "context"):
-            await self._error(send)
-        elif name == "garbage":
-            await _raw(send, 200, JSON, b'{"id": "chatcmpl-x", "choices": [ this is not json')
-        elif self.stream:
-            await (self._anthropic_stream(send) if self.anthropic else self._openai_stream(send))
-        elif name == "break":
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [*JSON, (b"content-length", b"400")],
-                }
-            )
-            await send(
-                {
-                    "type": "http.response.body",
-                    "body": b'{"id": "chatcmpl-x", "ch',
-                    "more_body": True,
-                }
-            )
-            raise _Aborted
-        else:
-            await _json(send, 200, self._full_body())
-
-    async def _error(self, send: Send) -> None:
-        name = self.mode.name
-        status = 400 if name == "context" else int(name)
-        extra: list[tuple[bytes, bytes]] = []
-        if status == 429:
-            extra.append((b"retry-after", str(int(self.mode.number(1))).encode()))
-        if name == "context":
-            message = (
-                "prompt is too long: 200001 tokens > 200000 maximum"
-                if self.anthropic
-                else "This model's maximum context length is 128000 tokens. However, "
-                "your messages resulted in 200001 tokens."
-            )
-            code = "context_length_exceeded"
-        else:
-            message, code = f"fake provider error {status}", None
-        body = (
-            bodies.anthropic_error(status, message)
-            if self.anthropic
-            else bodies.openai_error(status, message, code)
-        )
-        await _raw(send, status, [*JSON, *extra], orjson.dumps(body))
-
-    def _full_body(self) -> dict[str, Any]:
-        text = " ".join(self.words)
-        if self.anthropic:
-            return bodies.anthropic_message(
-                self.served,
-                text,
-                "max_tokens" if self.cut else "end_turn",
-                self.prompt - self.cached,
-                self.completion,
-                self.cached,
-            )
-        usage = bodies.openai_usage(self.prompt, self.completion, self.cached, self.reasoning)
-        body = bodies.openai_completion(self.served, text, "length" if self.cut else "stop", usage)
-        if self.mode.name == "nousage":
-            del body["usage"]
-        return body
-
-    def _break_after(self) -> int | None:
-        return int(self.mode.number(2)) if self.mode.name == "break" else None
-
-    async def _openai_stream(self, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": SSE})
-        cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-        limit = self._break_after()
-        await _event(
-            send,
-            None,
-            bodies.openai_chunk(cid, self.served, {"role": "assistant", "content": ""}, None),
-        )
-        for i, word in enumerate(self.words):
-            if limit is not None and i >= limit:
-                raise _Aborted
-            piece = word if i == 0 else " " + word
-            await _event(
-                send, None, bodies.openai_chunk(cid, self.served, {"content": piece}, None)
-            )
-            if i == 0 and self.mode.name == "stall":  # a slow generation, after the first token
-                await asyncio.sleep(self.mode.number(1000) / 1000)
-        await _event(
-            send, None, bodies.openai_chunk(cid, self.served, {}, "length" if self.cut else "stop")
-        )
-        if (self.req.get("stream_options") or {}).get("include_usage") and (
-            self.mode.name != "nousage"
-        ):
-            usage = bodies.openai_usage(self.prompt, self.completion, self.cached, self.reasoning)
-            await _event(send, None, bodies.openai_chunk(cid, self.served, {}, None, usage))
-        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
-
-    async def _anthropic_stream(self, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": SSE})
-        start = bodies.anthropic_message(
-            self.served, "", "end_turn", self.prompt - self.cached, 1, self.cached
-        )
-        start["content"], start["stop_reason"] = [], None
-        await _event(send, "message_start", {"type": "message_start", "message": start})
-        await _event(
-            send,
-            "content_block_start",
-            {
-                "type": "content_block_start",
-                "index": 0,
-                "content_block": {"type": "text", "text": ""},
-            },
-        )
-        limit = self._break_after()
-        for i, word in enumerate(self.words):
-            if limit is not None and i >= limit:
-                raise _Aborted
-            await _event(
-                send,
-                "content_block_delta",
-                {
-                    "type": "content_block_delta",
-                    "index": 0,
-                    "delta": {"type": "text_delta", "text": word if i == 0 else " " + word},
-                },
-            )
-        await _event(send, "content_block_stop", {"type": "content_block_stop", "index": 0})
-        await _event(
-            send,
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {
-                    "stop_reason": "max_tokens" if self.cut else "end_turn",
-                    "stop_sequence": None,
-                },
-                "usage": {"output_tokens": self.completion},
-            },
-        )
-        await _event(send, "message_stop", {"type": "message_stop"})
-        await send({"type": "http.response.body", "body": b""})
 
 
 def _api_key(headers: dict[str, str]) -> str:
@@ -372,24 +197,8 @@ async def _read_body(receive: Receive) -> bytes:
             return body
 
 
-async def _raw(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 async def _json(send: Send, status: int, body: Any) -> None:
-    await _raw(send, status, JSON, orjson.dumps(body))
-
-
-async def _event(send: Send, name: str | None, data: Any) -> None:
-    head = f"event: {name}\n".encode() if name else b""
-    await send(
-        {
-            "type": "http.response.body",
-            "body": head + b"data: " + orjson.dumps(data) + b"\n\n",
-            "more_body": True,
-        }
-    )
+    await raw(send, status, JSON, orjson.dumps(body))
 
 
 class FakeProviderServer(BackgroundServer):
