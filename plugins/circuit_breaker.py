@@ -1,11 +1,14 @@
 """``CircuitBreaker``: skip deployments that are failing, alert when they open and recover.
 
-closed -> open after N consecutive failures or a failure rate over a window
-(or at once on 401/403, or on 429 for the Retry-After it gave); open
-deployments are skipped without a call; after the cool-down exactly one
-request (across replicas) is let through as the half-open probe, and its
-outcome closes or re-opens the breaker. Without this, every request pays
-for a dead primary again (LiteLLM rarely cools down single deployments).
+closed -> open after N consecutive failures, after N consecutive races lost while it
+had not even started answering (a hang shows so before any timeout does), on a
+failure rate over a window, at once on 401/403, or on 429 for the Retry-After it
+gave. Open deployments are skipped without a call. After the cool-down exactly
+one probe (across replicas) decides: a request's own call, which the attempt loop
+races against the next deployment so that no caller waits for it, or, when no
+request comes, a background health call. A failed probe doubles the cool-down
+(up to ``cooldown_max_s``), a good one closes the breaker. Only provider faults
+count: the caller's own errors, deadlines and departures never move it.
 """
 
 from __future__ import annotations
@@ -24,15 +27,33 @@ from router_config.logs import emit
 from router_config.metrics import Metrics
 from router_config.state.alerts import Alert, Alerter
 
-# Reasons that say nothing about the deployment's health (the caller's fault, our own choice,
-# or one refused key of several: the key ring quarantines the key, the deployment is fine).
+# Reasons that say nothing about the deployment's health: the caller's fault or deadline, our
+# own choice (a rejected answer, a deadline that cut it before its own limit), a client that
+# left, or one refused key of several (the key ring quarantines the key, the deployment is fine).
 NOT_HEALTH = frozenset(
-    {"bad_request", "context_window", "content_policy", "rejected", "key_refused"}
+    {
+        "bad_request",
+        "invalid_request",
+        "context_window",
+        "content_policy",
+        "rejected",
+        "key_refused",
+        "caller_deadline",
+        "deadline",
+        "client_closed",
+        "hedge",
+    }
 )
 STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 # One health probe: (ok, failure reason, message, latency in ms).
 Probe = Callable[[Deployment], Awaitable[tuple[bool, str | None, str, float]]]
 EWMA_WEIGHT = 0.2
+# A probe's claim outlives any probe (each is bounded by its first-token limit) and is released
+# as soon as the probe's outcome is recorded.
+PROBE_CLAIM_S = 30.0
+# How often, and how long after a cool-down ends, a replica checks for an open breaker that no
+# request has probed (requests get the first chance: their probe costs no extra call).
+IDLE_PROBE_CHECK_S = 0.5
 
 
 class CircuitBreaker(GatewayPlugin):
@@ -52,23 +73,31 @@ class CircuitBreaker(GatewayPlugin):
     ) -> None:
         self._s = settings
         self._probe = probe
-        self._prober: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._store = store
         self._alerter = alerter
         self._now = now
         self._deployments = deployments
         self._gauge = metrics.breaker_state
         self._probing: set[tuple[int, str]] = set()  # (request, deployment) holding the probe
+        self._seen_open: set[str] = set()  # deployments this replica saw open (idle probes)
 
     async def start(self) -> None:
-        if self._s.health_check_interval_s and self._probe is not None:
-            self._prober = asyncio.create_task(self._probe_forever(self._s.health_check_interval_s))
+        if self._probe is None:
+            return
+        if self._s.probe_when_idle:
+            self._tasks.append(asyncio.create_task(self._probe_idle_forever()))
+        if self._s.health_check_interval_s:
+            interval = self._s.health_check_interval_s
+            self._tasks.append(asyncio.create_task(self._probe_forever(interval)))
 
     async def close(self) -> None:
-        if self._prober is not None:
-            self._prober.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._prober
+                await task
+        self._tasks.clear()
 
     async def _probe_forever(self, interval_s: float) -> None:
         """Active health checks: find an outage before a user request pays for it."""
@@ -79,19 +108,41 @@ class CircuitBreaker(GatewayPlugin):
                 await self.record(dep, ok, reason, message, latency_ms)
             await asyncio.sleep(interval_s)
 
+    async def _probe_idle_forever(self) -> None:
+        """Probe an open breaker whose cool-down ended without a request to probe it, so a
+        recovered deployment is back even when nobody is calling."""
+        assert self._probe is not None
+        while True:
+            await asyncio.sleep(IDLE_PROBE_CHECK_S)
+            for dep in [d for d in self._deployments if d.id in self._seen_open]:
+                state = await self._store.load(dep.id)
+                if state.get("state", "closed") == "closed":
+                    self._seen_open.discard(dep.id)
+                    continue
+                now = self._now()
+                if now < float(state.get("open_until", 0)) + IDLE_PROBE_CHECK_S:
+                    continue
+                if not await self._store.claim_probe(dep.id, now, PROBE_CLAIM_S):
+                    continue
+                await self._store.update(dep.id, {"state": "half_open"})
+                ok, reason, message, latency_ms = await self._probe(dep)
+                await self.record(dep, ok, reason, message, latency_ms)
+
     async def before_attempt(self, ctx: RequestContext, deployment: Deployment) -> None:
         state = await self._store.load(deployment.id)
         if state.get("state", "closed") == "closed":
             return
+        self._seen_open.add(deployment.id)
         now = self._now()
         open_until = float(state.get("open_until", 0))
         if now < open_until:
             raise SkipDeployment("breaker open", retry_after_s=open_until - now)
-        if not await self._store.claim_probe(deployment.id, now, self._s.cooldown_s):
+        if not await self._store.claim_probe(deployment.id, now, PROBE_CLAIM_S):
             raise SkipDeployment("breaker half-open: probe in flight")
         await self._store.update(deployment.id, {"state": "half_open"})
         self._gauge.labels(deployment.id).set(STATE_VALUE["half_open"])
         ctx.tags.add("breaker:probe")
+        ctx.probes.add(deployment.id)  # the attempt loop races it: no caller waits for it
         self._probing.add((ctx.state_key, deployment.id))
 
     async def on_skipped(self, ctx: RequestContext, deployment: Deployment, reason: str) -> None:
@@ -99,6 +150,7 @@ class CircuitBreaker(GatewayPlugin):
         free the claim now, or the deployment waits a whole cooldown for its next probe."""
         if (ctx.state_key, deployment.id) in self._probing:
             self._probing.discard((ctx.state_key, deployment.id))
+            ctx.probes.discard(deployment.id)
             await self._store.release_probe(deployment.id)
 
     async def on_request_end(self, ctx: RequestContext) -> None:
@@ -109,14 +161,28 @@ class CircuitBreaker(GatewayPlugin):
         self._probing.discard((ctx.state_key, attempt.deployment.id))
         if attempt.outcome == "streaming" or attempt.reason in NOT_HEALTH:
             return
+        if attempt.outcome == "hedge_lost":  # reason "late": it had not started answering
+            await self.record_slow(attempt.deployment, attempt.latency_ms)
+            return
         await self.record(
             attempt.deployment,
-            attempt.ok,
+            attempt.ok or attempt.outcome == "probe_ok",
             attempt.reason,
             attempt.message,
-            attempt.latency_ms,
+            attempt.first_token_ms or attempt.latency_ms,
             attempt.retry_after_s,
         )
+
+    async def record_slow(self, dep: Deployment, waited_ms: float) -> None:
+        """It lost a race without a single token after its hedge point: a hang looks like
+        this long before a timeout does."""
+        slow = await self._store.incr(dep.id, "slow")
+        state = await self._store.load(dep.id)
+        if slow >= self._s.slow_threshold or state.get("state") == "half_open":
+            await self._store.update(
+                dep.id, {"last_error": f"unresponsive: no token in {waited_ms:.0f} ms"}
+            )
+            await self._open(dep, self._now(), "unresponsive", None, state)
 
     async def record(
         self,
@@ -155,13 +221,28 @@ class CircuitBreaker(GatewayPlugin):
             or rate_hit
             or state.get("state") == "half_open"
         ):
-            await self._open(dep, now, reason, max(self._s.cooldown_s, retry_after_s or 0))
+            await self._open(dep, now, reason, retry_after_s, state)
 
-    async def _open(self, dep: Deployment, now: float, reason: str | None, for_s: float) -> None:
+    async def _open(
+        self,
+        dep: Deployment,
+        now: float,
+        reason: str | None,
+        retry_after_s: float | None,
+        state: dict[str, str],
+    ) -> None:
+        """Open for the next cool-down: ``cooldown_s``, doubled for every probe that failed
+        since the deployment last worked, capped at ``cooldown_max_s``."""
+        if state.get("state") == "open" and now < float(state.get("open_until", 0)):
+            return  # another request or replica opened it meanwhile: one cool-down, one alert
+        opens = await self._store.incr(dep.id, "opens")
+        cooldown = min(self._s.cooldown_max_s, self._s.cooldown_s * 2 ** (opens - 1))
+        for_s = max(cooldown, retry_after_s or 0)
         await self._store.update(
-            dep.id, {"state": "open", "opened_at": now, "open_until": now + for_s}
+            dep.id, {"state": "open", "opened_at": now, "open_until": now + for_s, "slow": 0}
         )
         await self._store.release_probe(dep.id)
+        self._seen_open.add(dep.id)
         self._gauge.labels(dep.id).set(STATE_VALUE["open"])
         emit(
             "breaker_open",
@@ -185,8 +266,11 @@ class CircuitBreaker(GatewayPlugin):
         )
 
     async def _close(self, dep: Deployment) -> None:
-        await self._store.update(dep.id, {"state": "closed", "consecutive": 0, "open_until": 0})
+        await self._store.update(
+            dep.id, {"state": "closed", "consecutive": 0, "slow": 0, "opens": 0, "open_until": 0}
+        )
         await self._store.release_probe(dep.id)
+        self._seen_open.discard(dep.id)
         self._gauge.labels(dep.id).set(STATE_VALUE["closed"])
         emit("breaker_closed", deployment=dep.id, provider=dep.provider)
         await self._alerter.release(f"breaker_open:{dep.id}")

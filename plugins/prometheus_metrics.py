@@ -27,6 +27,11 @@ class PrometheusMetrics(GatewayPlugin):
             dep = attempt.deployment
             m.attempts.labels(dep.provider, dep.id, attempt.outcome, attempt.reason or "").inc()
             m.attempt_latency.labels(dep.provider, dep.id).observe(attempt.latency_ms / 1000)
+            if attempt.first_token_ms is not None:
+                m.first_token.labels(dep.provider, dep.id).observe(attempt.first_token_ms / 1000)
+            if attempt.hedge:
+                result = "won" if attempt.ok else attempt.outcome
+                m.hedges.labels(ctx.group, dep.id, result).inc()
             usage = attempt.usage
             for kind, count in (
                 ("prompt", usage.prompt_tokens),

@@ -36,6 +36,9 @@ class RequestLogger(GatewayPlugin):
             api_host=dep.api_host,
             served_model=attempt.served_model,
             latency_ms=round(attempt.latency_ms, 1),
+            first_token_ms=_ms(attempt.first_token_ms),
+            hedge=attempt.hedge or None,
+            probe=attempt.probe or None,
             outcome=attempt.outcome,
             reason=attempt.reason,
             status=attempt.status,
@@ -44,19 +47,23 @@ class RequestLogger(GatewayPlugin):
 
     async def on_request_end(self, ctx: RequestContext) -> None:
         final = ctx.final
-        if final is not None and "fallback" in ctx.tags:
-            failed = ctx.attempts[0]
+        if "fallback" in ctx.tags and final is not None:
+            # The primary failed (an earlier attempt) or was skipped (breaker, budget, limit).
+            failed = ctx.attempts[0] if ctx.attempts[0] is not final else None
+            skipped = ctx.skipped[0] if ctx.skipped else (None, None)
             emit(
                 "fallback",
                 logging.WARNING,
                 request_id=ctx.request_id,
                 model_group=ctx.group,
-                failed_deployment=failed.deployment.id,
-                failed_reason=failed.reason,
-                failed_error=failed.message or None,
+                failed_deployment=failed.deployment.id if failed else skipped[0],
+                failed_reason=failed.reason if failed else skipped[1],
+                failed_error=(failed.message or None) if failed else None,
                 served_deployment=final.deployment.id,
                 served_provider=final.deployment.provider,
             )
+        # A stream the client left was still served, in part, by its deployment.
+        final = final or next((a for a in ctx.attempts if a.outcome == "client_closed"), None)
         emit(
             "request",
             request_id=ctx.request_id,
@@ -72,8 +79,15 @@ class RequestLogger(GatewayPlugin):
             latency_ms=round((self._clock() - ctx.started) * 1000, 1),
             prompt_tokens=final.usage.prompt_tokens if final else 0,
             completion_tokens=final.usage.completion_tokens if final else 0,
+            first_token_ms=round(final.first_token_ms, 1)
+            if final and final.first_token_ms
+            else None,
             cost_usd=round(ctx.cost_usd, 9),
             outcome=ctx.outcome,
             status=ctx.status,
             tags=sorted(ctx.tags),
         )
+
+
+def _ms(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None

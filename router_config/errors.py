@@ -160,6 +160,21 @@ class AttemptSummary:
     latency_ms: float
 
 
+class DeadlineExceeded(RouterError):
+    """The caller's own deadline (``x-router-timeout-ms``) ran out: the caller's limit, not a
+    provider's fault, so no breaker moves and no alert fires."""
+
+    status_code = 504
+    error_type = "timeout"
+    code = "deadline_exceeded"
+
+
+# The openai SDKs obey ``x-should-retry`` before their own rules. Their default is 2 retries
+# with 0.5-8 s of backoff, or Retry-After when the answer gives one: a retry that cannot
+# succeed for longer than this is refused outright, so the application decides at once.
+QUICK_RETRY_S = 2
+
+
 class AllProvidersFailed(RouterError):
     """Every deployment in the plan failed, or the deadline ran out first."""
 
@@ -179,4 +194,8 @@ class AllProvidersFailed(RouterError):
         )
 
     def headers(self) -> dict[str, str]:
-        return {"retry-after": str(max(1, self.retry_after_s))}
+        wait = max(1, self.retry_after_s)
+        return {
+            "retry-after": str(wait),
+            "x-should-retry": "true" if wait <= QUICK_RETRY_S else "false",
+        }

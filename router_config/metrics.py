@@ -56,6 +56,19 @@ class Metrics:
             ["provider", "deployment", "model_group", "team"],
             registry=r,
         )
+        self.first_token = Histogram(
+            "llm_router_first_token_seconds",
+            "Time from an attempt's start to its first token.",
+            ["provider", "deployment"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.hedges = Counter(
+            "llm_router_hedges",
+            "Calls started in parallel because an earlier deployment was late, by result.",
+            ["model_group", "deployment", "result"],
+            registry=r,
+        )
         self.fallbacks = Counter(
             "llm_router_fallbacks",
             "Requests answered by a fallback.",

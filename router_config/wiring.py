@@ -19,6 +19,7 @@ from router_config.config.schema import Deployment, RouterConfig
 from router_config.flow.dispatch import Sleep
 from router_config.flow.gateway import Gateway
 from router_config.flow.hooks import Clock, monotonic
+from router_config.flow.phases import Phases
 from router_config.metrics import Metrics
 from router_config.providers.build import build_router
 from router_config.providers.classify import classify
@@ -27,6 +28,7 @@ from router_config.providers.provider_call import ProviderCall
 from router_config.providers.provider_calls import ProviderCalls
 from router_config.registry import PluginDeps, build_plugins
 from router_config.state.alerts import Alerter, AlertSink, LogSink, WebhookSink
+from router_config.state.latency import LatencyStats
 from router_config.state.rate_windows import RateWindows
 from router_config.state.shared_redis import SharedRedis
 from router_config.state.spend_ledger import SpendLedger
@@ -57,7 +59,11 @@ def build_gateway(
     calls = ProviderCalls(
         handle.router, config.deployments, direct=config.plugins.transport.direct_openai
     )
-    probe = health_probe(calls, config.plugins.failover, timing.clock)
+    failover = config.plugins.failover
+    phases = Phases(
+        failover, LatencyStats(redis, timing.now, min_samples=failover.latency_min_samples)
+    )
+    probe = health_probe(calls, phases, failover, timing.clock)
     ledger = SpendLedger(redis)
     keys = KeyRing(config.deployments, config.plugins.keys, redis, alerter, metrics, timing.now)
     deps = PluginDeps(
@@ -83,16 +89,20 @@ def build_gateway(
         redis=redis,
         ledger=ledger,
         keys=keys,
+        phases=phases,
         sleep=timing.sleep,
         jitter=timing.jitter,
     )
 
 
-def health_probe(calls: ProviderCalls, settings: FailoverSettings, clock: Clock) -> Probe:
-    """A one-token request to one deployment (its first key), classified like any attempt."""
-    limit = settings.first_token_timeout_s
+def health_probe(
+    calls: ProviderCalls, phases: Phases, settings: FailoverSettings, clock: Clock
+) -> Probe:
+    """A one-token request to one deployment (its first key), classified like any attempt and
+    given the deployment's own first-token limit."""
 
     async def probe(deployment: Deployment) -> tuple[bool, str | None, str, float]:
+        limit = phases.for_attempt(deployment, 10, last=False).first_token_s
         ping = ProviderCall(
             deployment,
             0,

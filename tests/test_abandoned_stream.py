@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
+import litellm
+import pytest
+import redis
 
 from router_config.wiring import Timing
 from tests.conftest import ConfigFactory, Providers
@@ -45,7 +50,18 @@ def test_a_stream_the_client_abandons_is_closed_and_settled(
     # provider's next chunk, nor whenever the garbage collector gets to it.
     assert wait_for(lambda: live.current.inflight == 0, seconds=2)
     providers.openai.set_mode(None)
-    # Its 35-token reservation was settled (nothing was used), so 35 more fit in 50.
+    # Its 35-token reservation was settled to what the provider had generated until the
+    # client left (the prompt and one token, counted with LiteLLM's tokenizer as no usage
+    # came), so the next 35-token reservation leaves 50 - 35 - that.
+    prompt = litellm.token_counter(model="gpt-4o-2024-08-06", messages=hi)
+    generated = litellm.token_counter(model="gpt-4o-2024-08-06", text="fake")
+    used = prompt + generated
+    # ...and paid for: the ledger has the cost of those tokens at openai-primary's prices.
+    ledger = redis.Redis.from_url(redis_url, decode_responses=True)
+    day = dt.datetime.fromtimestamp(6_000_000.0, dt.UTC).strftime("%Y-%m-%d")
+    spent = float(ledger.hget(f"llm-router:spend:day:{day}", "provider:openai") or 0)
+    ledger.close()
+    assert spent == pytest.approx(prompt * 0.0000025 + generated * 0.00001, abs=1e-12)
     after = httpx.post(url, json={**body, "stream": False}, headers=auth, timeout=10)
     assert after.status_code == 200, after.text
-    assert after.headers["x-ratelimit-remaining-tokens"] == "15"
+    assert after.headers["x-ratelimit-remaining-tokens"] == str(50 - 35 - used)

@@ -72,12 +72,13 @@ def test_server_errors_are_retried_with_full_jitter_backoff(
     assert clock.sleeps == [0.05, 0.1, 0.2]  # 0.5 x min(cap, 0.1 x 2^n)
 
 
-def test_a_request_whose_deadline_has_passed_starts_no_attempt(
+def test_a_request_whose_own_deadline_has_passed_starts_no_attempt_and_gets_a_504(
     make_config: ConfigFactory, serve, providers: Providers
 ) -> None:
     gateway = serve(make_config())
-    response = chat_single(gateway, **{"x-router-timeout-ms": "1"})
-    assert response.status_code == 503
+    response = chat_single(gateway, **{"x-router-timeout-ms": "0.001"})
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "deadline_exceeded"
     assert providers.openai.stats()["requests"] == 0
 
 

@@ -8,7 +8,7 @@ import redis
 
 from router_config.wiring import Timing
 from tests.conftest import BASE_CONFIG, ConfigFactory, Providers
-from tests.failover_support import FAST_FAILOVER, FakeClock
+from tests.failover_support import FAST_FAILOVER, FakeClock, wait_for
 
 WINDOW_START = 6_000_000.0  # a multiple of 60: the start of a one-minute rate window
 PRIMARY_RPM_2 = BASE_CONFIG.replace("      order: 1\n", "      order: 1\n      rpm: 2\n", 1)
@@ -26,7 +26,9 @@ def test_a_probe_claimed_for_a_call_a_rate_limit_then_skipped_is_freed(
     make_config: ConfigFactory, serve, providers: Providers, redis_url: str
 ) -> None:
     clock = FakeClock(start=WINDOW_START)
-    extra = FAST_FAILOVER + f"router_settings:\n  redis_url: {redis_url}\n"
+    # No idle probing: this test is about the probe a request claims, not a background one.
+    extra = FAST_FAILOVER.replace("  breaker:\n", "  breaker:\n    probe_when_idle: false\n")
+    extra += f"router_settings:\n  redis_url: {redis_url}\n"
     gateway = serve(make_config(extra, text=PRIMARY_RPM_2), timing=Timing(now=clock))
     providers.openai.set_mode("500")
     assert [chat(gateway).headers["x-router-provider"] for _ in range(2)] == ["anthropic"] * 2
@@ -35,8 +37,15 @@ def test_a_probe_claimed_for_a_call_a_rate_limit_then_skipped_is_freed(
     clock.advance(31)  # past the cool-down, same minute: the breaker lets a probe through,
     assert chat(gateway).headers["x-router-provider"] == "anthropic"  # the rpm skips it
     clock.advance(30)  # a new minute: the probe must be free to claim again at once
-    assert chat(gateway).headers["x-router-provider"] == "openai"
+    chat(gateway)  # it carries the probe, raced against the fallback (either may serve)
     assert providers.openai.stats()["requests"] == 3
+    assert wait_for(lambda: breaker(gateway, "openai-primary") == "closed")
+    assert chat(gateway).headers["x-router-provider"] == "openai"
+
+
+def breaker(gateway, deployment: str) -> str:  # type: ignore[no-untyped-def]
+    health = httpx.get(f"{gateway.base_url}/health/providers", timeout=5).json()
+    return str(health["deployments"][deployment]["state"])
 
 
 def test_a_rate_limit_slot_taken_for_a_call_the_budget_then_skipped_is_given_back(

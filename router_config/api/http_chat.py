@@ -56,7 +56,8 @@ async def request_context(generation: Generation, request: Request, now: float) 
         stream=chat.stream,
         headers={k.lower(): v for k, v in request.headers.items()},
         started=now,
-        deadline=now + _deadline_s(request.headers, config.plugins.failover.deadline_s),
+        deadline=now + config.plugins.failover.deadline_s,
+        caller_deadline=_caller_deadline(request.headers, now),
         wants_usage=wants_usage,
     )
 
@@ -114,11 +115,12 @@ async def respond(gateway: Gateway, ctx: RequestContext, done: Callable[[], None
     )
 
 
-def _deadline_s(headers: Any, configured: float) -> float:
-    """The request's deadline: the config's, lowered (never raised) by ``x-router-timeout-ms``."""
+def _caller_deadline(headers: Any, now: float) -> float | None:
+    """The caller's own limit for the whole request, ``x-router-timeout-ms``, if it sent one.
+    Running out of it is the caller's 504, never a provider's fault."""
     given = headers.get("x-router-timeout-ms")
     if given is None:
-        return configured
+        return None
     try:
         wanted = float(given) / 1000
     except ValueError:
@@ -127,7 +129,7 @@ def _deadline_s(headers: Any, configured: float) -> float:
         ) from None
     if wanted <= 0:
         raise InvalidRequest("x-router-timeout-ms must be positive.", param="x-router-timeout-ms")
-    return min(configured, wanted)
+    return now + wanted
 
 
 async def _read_json(request: Request, limit: int) -> Any:

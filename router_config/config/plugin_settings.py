@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 
 class _Strict(BaseModel):
@@ -74,21 +74,50 @@ class KeySettings(_Strict):
 
 
 class FailoverSettings(_Strict):
-    """Time limits and retries for one client request across every attempt.
+    """When to give up on a deployment, and when to start the next one, per request.
 
-    ``deadline_s`` bounds all attempts, backoff sleeps and fallbacks together.
-    A deployment that is not the last in the plan must show its first token
-    (streams) or its whole answer (non-streaming) within
-    ``first_token_timeout_s``, so a hung primary costs at most that before the
-    fallback is tried; the last deployment may use the rest of the deadline,
-    up to ``attempt_timeout_s``. Retries of the same deployment happen only
-    when no other deployment is left (a fallback answers sooner than a retry),
-    with exponential backoff and full jitter, and only if they fit the deadline.
+    Failover is about liveness, never about how long a healthy answer takes: every
+    call streams from the provider (a non-streaming caller gets the assembled body),
+    so a deployment is judged by its first token. The phases of one attempt:
+
+    * **hedge point**: the first token is late (past this deployment's learned p99
+      time to first token, at least ``hedge_floor_s``; ``hedge_after_s`` until it has
+      ``latency_min_samples`` samples): the next deployment is started in parallel and
+      the first to produce a token serves. ``hedge_budget`` (a token bucket of that share
+      of a deployment's calls, ``hedge_burst`` deep) bounds the extra calls.
+    * **first-token limit**: ``first_token_factor`` x the learned p99, between
+      ``first_token_floor_s`` and ``first_token_ceiling_s`` (``first_token_timeout_s``
+      until learned); past it the attempt failed (``timeout``). The last deployment of a
+      plan, with nowhere else to go, waits up to the ceiling.
+    * long prompts: ``prefill_s_per_1k_tokens`` per 1,000 prompt tokens is added to the
+      hedge point, the limit and the deadline (a 100k-token prompt takes 5-30 s to start).
+    * after the first token: ``idle_timeout_s`` between chunks, ``total_timeout_s`` for the
+      whole answer (the openai SDK's own default is 600 s).
+    * ``deadline_s`` bounds the failover phase: no new deployment is started after it,
+      and a non-last one is cut at it. Retries of the same deployment happen only when
+      no other is left, with exponential backoff and full jitter, within the deadline.
     """
 
     deadline_s: float = Field(default=5.0, gt=0, le=600)
-    attempt_timeout_s: float = Field(default=30.0, gt=0, le=600)
     first_token_timeout_s: float = Field(default=2.0, gt=0, le=600)
+    first_token_factor: float = Field(default=3.0, ge=1, le=100)
+    first_token_floor_s: float = Field(default=1.0, gt=0, le=600)
+    first_token_ceiling_s: float = Field(default=60.0, gt=0, le=3600)
+    prefill_s_per_1k_tokens: float = Field(default=0.25, ge=0, le=60)
+    hedge: bool = True
+    hedge_after_s: float = Field(default=1.0, gt=0, le=600)
+    hedge_floor_s: float = Field(default=0.5, gt=0, le=600)
+    hedge_budget: float = Field(default=0.05, ge=0, le=1)
+    hedge_burst: int = Field(default=20, ge=0, le=10_000)
+    latency_min_samples: int = Field(default=20, ge=1)
+    idle_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    total_timeout_s: float = Field(
+        default=600.0,
+        gt=0,
+        le=86_400,
+        validation_alias=AliasChoices("total_timeout_s", "attempt_timeout_s"),
+    )
+    nonstream_s_per_token: float = Field(default=0.05, gt=0, le=10)
     connect_timeout_s: float = Field(default=1.0, gt=0, le=60)
     max_retries: int = Field(default=1, ge=0, le=10)
     backoff_base_s: float = Field(default=0.1, gt=0, le=10)
@@ -99,18 +128,28 @@ class FailoverSettings(_Strict):
 class BreakerSettings(_Strict):
     """Circuit breaker per deployment (state in Redis when configured).
 
-    Opens after ``failure_threshold`` consecutive failures, or when over
-    ``window_s`` at least ``min_requests`` attempts ran and more than
-    ``failure_rate`` of them failed. Open deployments are skipped at once;
-    after ``cooldown_s`` one half-open probe request decides.
+    Opens after ``failure_threshold`` consecutive failures, after ``slow_threshold``
+    consecutive lost hedges in which it had not even started answering (a hang shows
+    so before any timeout), or when over ``window_s`` at least ``min_requests`` attempts
+    ran and more than ``failure_rate`` of them failed. Open deployments are skipped at
+    once. After the cool-down one probe (across replicas) decides: a request's call that
+    races the next deployment, so no caller waits for it, or a background health call
+    when there is no traffic. The cool-down starts at ``cooldown_s`` and doubles each
+    time the probe fails, up to ``cooldown_max_s``: a flap is seen in about a second, a
+    long outage costs few probes. Only provider faults count: the caller's own errors
+    and deadlines never move a breaker. ``health_check_interval_s`` probes every deployment
+    all the time, to find an outage before a request does.
     """
 
     enabled: bool = True
     failure_threshold: int = Field(default=2, ge=1, le=100)
+    slow_threshold: int = Field(default=3, ge=1, le=100)
     failure_rate: float = Field(default=0.5, gt=0, le=1)
     min_requests: int = Field(default=10, ge=1)
     window_s: float = Field(default=30.0, gt=0)
-    cooldown_s: float = Field(default=10.0, gt=0, le=3600)
+    cooldown_s: float = Field(default=1.0, gt=0, le=3600)
+    cooldown_max_s: float = Field(default=60.0, gt=0, le=86_400)
+    probe_when_idle: bool = True  # a background probe when no request comes to carry one
     health_check_interval_s: float | None = Field(default=None, gt=0)
 
 

@@ -7,18 +7,26 @@ stream) happens here, so the same flow serves tests, the drill and the app.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import math
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
+
 from router_config.config.schema import RouterConfig
 from router_config.errors import AllProvidersFailed, RouterError
-from router_config.flow.dispatch import Dispatcher, Served, Sleep
+from router_config.flow.attempt import AttemptRunner, Served
+from router_config.flow.dispatch import Dispatcher, Sleep
 from router_config.flow.hooks import Attempt, Clock, GatewayPlugin, RequestContext, Usage
+from router_config.flow.phases import Phases
 from router_config.flow.planner import Planner
 from router_config.flow.replay import replay_as_chunks
 from router_config.metrics import Metrics
+from router_config.providers.assemble import Assembler
 from router_config.providers.build import RouterHandle
 from router_config.providers.key_ring import KeyRing
 from router_config.providers.pricing import cost_usd, counted_usage, usage_from
@@ -29,6 +37,17 @@ from router_config.state.shared_redis import SharedRedis
 from router_config.state.spend_ledger import SpendLedger
 
 log = logging.getLogger("llm_router.gateway")
+
+
+_STALLED = "the provider stopped sending before the answer was complete"
+
+
+class StreamStalled(Exception):
+    """No chunk within the idle limit (or the total limit ran out) after the first token."""
+
+
+def _stream_failure(exc: Exception) -> str:
+    return "stalled" if isinstance(exc, StreamStalled) else "broken_stream"
 
 
 class StreamBroken(RouterError):
@@ -64,6 +83,7 @@ class Gateway:
         redis: SharedRedis | None,
         ledger: SpendLedger,
         keys: KeyRing,
+        phases: Phases,
         sleep: Sleep,
         jitter: Callable[[], float],
     ) -> None:
@@ -77,30 +97,36 @@ class Gateway:
         self.redis = redis
         self.ledger = ledger
         self.keys = keys
+        self.phases = phases
         self.planner = Planner(config)
         self.redact = Redactor(config_secrets(config))
+        failover = config.plugins.failover
+        runner = AttemptRunner(calls, phases, failover, clock, self.redact)
         self.dispatcher = Dispatcher(
-            calls,
+            runner,
             self.planner,
             self.plugins,
-            config.plugins.failover,
+            failover,
             clock,
             keys,
-            redact=self.redact,
+            phases,
             sleep=sleep,
             jitter=jitter,
         )
 
     async def start(self) -> None:
+        await self.phases.stats.start(d.id for d in self.config.deployments)
         for plugin in self.plugins:
             await plugin.start()
 
     async def close(self) -> None:
+        await self.dispatcher.aclose()
         for plugin in reversed(self.plugins):
             try:
                 await plugin.close()
             except Exception:  # shutdown goes on whatever one plugin does
                 log.exception("plugin %s failed to close", plugin.name)
+        await self.phases.stats.close()
         await self.alerter.close()
         if self.redis is not None:
             await self.redis.close()
@@ -148,20 +174,22 @@ class Gateway:
                 log.exception("plugin %s failed in on_request_end", plugin.name)
 
     async def _stream(self, ctx: RequestContext, served: Served) -> AsyncIterator[dict[str, Any]]:
-        """Relay chunks, keep usage, and settle the attempt when the stream ends."""
+        """Relay chunks, keep usage, and settle the attempt however the stream ends: done,
+        broken by the provider, stalled, or left by the client (then the provider's stream is
+        closed at once and what was generated until then is counted and paid for)."""
         assert served.chunks is not None
-        attempt = served.attempt
-        text: list[str] = []
-        last: dict[str, Any] = {}
+        chunks, attempt = served.chunks, served.attempt
+        assembler = Assembler()
         usage_sent = False  # the caller has had a usage figure (on a chunk with choices)
         usage_chunk: dict[str, Any] | None = None  # the provider's own, sent once at the end
         try:
-            async for chunk in served.chunks:
-                last = chunk
+            while True:
+                chunk = await self._next_chunk(ctx, attempt, chunks)
+                if chunk is None:
+                    break
+                assembler.add(chunk)
                 if chunk.get("usage"):
                     attempt.usage = usage_from(chunk["usage"])
-                for choice in chunk.get("choices") or ():
-                    text.append((choice.get("delta") or {}).get("content") or "")
                 if attempt.served_model:
                     chunk["model"] = attempt.served_model
                 if chunk.get("choices"):
@@ -171,46 +199,86 @@ class Gateway:
                     usage_chunk = chunk  # sent once, at the end
                 elif ctx.wants_usage:
                     yield chunk
+        except (GeneratorExit, asyncio.CancelledError):
+            await self._abandoned(ctx, attempt, chunks, assembler)
+            raise
         except Exception as exc:  # anything after the first chunk: end with an error event
-            attempt.outcome, attempt.reason = "error", "broken_stream"
-            attempt.message = self.redact(str(exc))[:300]
+            attempt.outcome, attempt.reason = "error", _stream_failure(exc)
+            attempt.message = self.redact(str(exc) or _STALLED)[:300]
             ctx.outcome, ctx.status = "broken_stream", 502
-            await self._settled(ctx, attempt)
+            await self._close_and_settle(ctx, attempt, chunks, assembler)
             raise StreamBroken(
                 "The provider failed after the stream started; the answer is incomplete."
             ) from None
         attempt.outcome = "ok"
         if not attempt.usage.total_tokens:  # a provider that ignores stream_options
-            attempt.usage = counted_usage(attempt.deployment, ctx.messages, "".join(text))
+            attempt.usage = counted_usage(attempt.deployment, ctx.messages, assembler.text)
             usage_chunk = None  # its zeros, if it sent any, are replaced by the count
         if ctx.wants_usage and not usage_sent:  # one usage chunk, last, as OpenAI sends it
             yield usage_chunk or {
-                "id": last.get("id"),
+                "id": assembler.body().get("id"),
                 "object": "chat.completion.chunk",
-                "created": last.get("created"),
+                "created": assembler.body().get("created"),
                 "model": attempt.served_model,
                 "choices": [],
                 "usage": _usage_dict(attempt.usage),
             }
-        attempt.cost_usd = cost_usd(attempt.deployment, attempt.usage, None)
+        attempt.cost_usd = cost_usd(attempt.deployment, attempt.usage, assembler.litellm_cost)
         ctx.outcome = "ok"
         await self._settled(ctx, attempt)
-        body = {
-            "id": last.get("id"),
-            "object": "chat.completion",
-            "model": attempt.served_model,
-            "created": last.get("created"),
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": "".join(text)},
-                }
-            ],
-            "usage": _usage_dict(attempt.usage),
-        }
+        body = assembler.body()
+        body["usage"] = _usage_dict(attempt.usage)
         for plugin in self.plugins:
             await plugin.on_success(ctx, body)
+
+    async def _next_chunk(
+        self, ctx: RequestContext, attempt: Attempt, chunks: AsyncIterator[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """The next chunk within the idle limit, the total limit and the caller's deadline."""
+        s = self.config.plugins.failover
+        now = self.clock()
+        cut = min(
+            now + s.idle_timeout_s,
+            attempt.started + s.total_timeout_s,
+            ctx.caller_deadline if ctx.caller_deadline is not None else math.inf,
+        )
+        try:
+            async with asyncio.timeout(max(0.0, cut - now)):
+                return await anext(chunks)
+        except StopAsyncIteration:
+            return None
+        except TimeoutError:
+            raise StreamStalled(_STALLED) from None
+
+    async def _abandoned(
+        self,
+        ctx: RequestContext,
+        attempt: Attempt,
+        chunks: AsyncIterator[dict[str, Any]],
+        assembler: Assembler,
+    ) -> None:
+        """The client left: close the provider's stream, count what it generated, settle."""
+        attempt.outcome, attempt.reason = "client_closed", "client_closed"
+        ctx.outcome, ctx.status = "client_closed", 499
+        ctx.tags.add("client_closed")
+        await self._close_and_settle(ctx, attempt, chunks, assembler)
+
+    async def _close_and_settle(
+        self,
+        ctx: RequestContext,
+        attempt: Attempt,
+        chunks: AsyncIterator[dict[str, Any]],
+        assembler: Assembler,
+    ) -> None:
+        with anyio.CancelScope(shield=True):  # a leaving client must not cut the bookkeeping
+            closer = getattr(chunks, "aclose", None)
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    await closer()
+            if not attempt.usage.total_tokens:  # the provider's usage, else what was received
+                attempt.usage = counted_usage(attempt.deployment, ctx.messages, assembler.text)
+            attempt.cost_usd = cost_usd(attempt.deployment, attempt.usage, assembler.litellm_cost)
+            await self._settled(ctx, attempt)
 
     async def _settled(self, ctx: RequestContext, attempt: Attempt) -> None:
         """A stream's attempt is over: plugins see it again with its final outcome."""

@@ -80,6 +80,10 @@ class Attempt:
     cost_usd: float = 0.0
     retry_after_s: float | None = None
     key: str = ""  # the provider key's fingerprint (last 4 characters), never the key
+    first_token_ms: float | None = None
+    answering: bool = False  # the provider had sent something (it may bill the prompt)
+    hedge: bool = False  # started in parallel because an earlier deployment was late
+    probe: bool = False  # a half-open breaker's probe
 
     @property
     def ok(self) -> bool:
@@ -99,7 +103,7 @@ class RequestContext:
     stream: bool
     headers: Mapping[str, str]
     started: float
-    deadline: float
+    deadline: float  # end of the failover phase (the prompt's prefill time is added to it)
     attempts: list[Attempt] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     # When (on the request's clock) each skipped deployment that said so takes calls again.
@@ -110,6 +114,10 @@ class RequestContext:
     status: int = 200
     wants_usage: bool = False
     required_version: str | None = None
+    caller_deadline: float | None = None  # x-router-timeout-ms: the caller's own limit
+    # Deployments whose half-open probe this request carries (the breaker says so in
+    # before_attempt): the attempt loop races each against the next deployment.
+    probes: set[str] = field(default_factory=set)
 
     @property
     def state_key(self) -> int:

@@ -24,6 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import litellm
 
 from router_config.config.schema import Deployment, RouterConfig
+from router_config.providers.sent import SentMarker
 
 # router_settings keys LiteLLM's Router may still use; the rest are ours to apply. Redis
 # is not among them: cooldowns and rpm/tpm counting are ours, with their own client.
@@ -86,7 +87,7 @@ def build_router(config: RouterConfig, callbacks: Sequence[Any] = ()) -> RouterH
     for name, default in _GLOBAL_DEFAULTS.items():
         setattr(litellm, name, config.litellm_settings.get(name, default))
     litellm.suppress_debug_info = True
-    litellm.callbacks = [*saved["callbacks"], *callbacks]
+    litellm.callbacks = [*saved["callbacks"], SentMarker(), *callbacks]
     settings = {k: v for k, v in config.router_settings.items() if k in _PASSED_ROUTER_SETTINGS}
     router = litellm.Router(
         model_list=[entry for dep in config.deployments for entry in _entries(dep)],

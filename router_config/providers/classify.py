@@ -2,6 +2,8 @@
 
 | error                                   | reason            | fail over | note                   |
 |-----------------------------------------|-------------------|-----------|------------------------|
+| raised before the request was sent,     | invalid_request   | no        | 400: the caller's, not |
+|   or a body too deep to encode          |                   |           |   the provider's fault |
 | context window exceeded (400)           | context_window    | yes       | to context fallbacks   |
 | content policy violation (400)          | content_policy    | yes       | to policy fallbacks    |
 | other 400 / 422 (caller's fault)        | bad_request       | no        | 400 to the caller      |
@@ -42,6 +44,8 @@ class Failure:
 def classify(exc: BaseException) -> Failure:
     """Map an exception from a provider call to its row in the table above."""
     status = _status(exc)
+    if _callers_fault(exc, status):
+        return Failure("invalid_request", False, 400)
     # A direct call's error body is read with LiteLLM's own checks, so both paths agree.
     text = exc.body_text if isinstance(exc, ProviderHTTPError) and status == 400 else ""
     if (
@@ -72,6 +76,43 @@ def classify(exc: BaseException) -> Failure:
     if status is not None and status >= 500:
         return Failure("server_error", True, status)
     return Failure("malformed", True, status)
+
+
+def stream_refused(exc: BaseException) -> bool:
+    """A provider's 400 saying this model cannot stream (OpenAI: ``param: stream``)."""
+    if _status(exc) != 400:
+        return False
+    if getattr(exc, "param", None) == "stream" or _code(exc) == "unsupported_value":
+        return "stream" in str(exc).lower()
+    text = str(getattr(exc, "message", None) or exc).lower()
+    return "'stream'" in text and ("not support" in text or "unsupported" in text)
+
+
+def _callers_fault(exc: BaseException, status: int | None) -> bool:
+    """Raised before anything left this process (not a connection or time-out failure), or
+    a body nested too deep to encode: no provider saw it, so no provider is to blame."""
+    if _in_chain(exc, RecursionError) or "maximum recursion depth" in str(exc):
+        return True
+    text = str(exc).lower()
+    if any(word in text for word in ("credential", "api_key", "api key")):
+        return False  # a deployment without a usable key: the config's problem
+    timed_out = isinstance(exc, asyncio.TimeoutError | litellm.Timeout | httpx.TimeoutException)
+    sent = getattr(exc, "llm_router_sent", True)
+    # LiteLLM gives its own statuses to errors it raised itself; a missing or refused key
+    # (401/403) is the config's problem, and the deployment's, never the caller's.
+    own = status not in (401, 403, 404, 429)
+    return not sent and own and not timed_out and not _transport_failed(exc)
+
+
+def _in_chain(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 # Connection failures: httpx's (under LiteLLM), aiohttp's (direct calls; their timeouts are

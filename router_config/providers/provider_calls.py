@@ -4,7 +4,13 @@ Two transports sit behind it. Plain requests to deployments that speak OpenAI's
 format unchanged go direct over a pooled client (``direct_openai``: LiteLLM's per-call
 bookkeeping was half our CPU per request); every other deployment goes through
 LiteLLM's Router, which translates for its provider. Both give the attempt
-loop the same thing: a chat completion dict, or an iterator of chunk dicts.
+loop the same thing: an iterator of OpenAI-shaped chunk dicts, or for a
+deployment that cannot stream, a whole chat completion dict.
+
+Calls are streamed whether or not the caller asked for a stream (see
+``assemble``); ``can_stream`` says which deployments cannot, from the config
+(``model_info.supports_native_streaming: false``), LiteLLM's price map, or a
+provider that refused a stream once.
 """
 
 from __future__ import annotations
@@ -12,14 +18,17 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import httpx
+import litellm
 
 from router_config.config.schema import Deployment
 from router_config.providers.build import key_entry_name
 from router_config.providers.direct_openai import DirectOpenAI, is_direct, is_plain
 from router_config.providers.provider_call import ProviderCall
+from router_config.providers.sent import mark_sent, new_marker
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,14 @@ class ProviderCalls:
         self.direct_ids = (
             frozenset(d.id for d in deployments if is_direct(d)) if direct else frozenset()
         )
+        self._no_stream = {d.id for d in deployments if not _streams(d)}
+
+    def can_stream(self, deployment: Deployment) -> bool:
+        return deployment.id not in self._no_stream
+
+    def refuses_streams(self, deployment: Deployment) -> None:
+        """The provider refused a stream for this deployment: call it whole from now on."""
+        self._no_stream.add(deployment.id)
 
     def _goes_direct(self, call: ProviderCall) -> bool:
         return (
@@ -53,11 +70,17 @@ class ProviderCalls:
             await self._direct.aclose()
 
     async def complete(self, call: ProviderCall) -> Completion:
-        """One non-streaming call."""
-        if self._direct is not None and self._goes_direct(call):
-            body = await self._direct.complete(call)
-            return Completion(body, body.get("model"))
-        response = await self._via_router(call)
+        """One non-streaming call (a deployment that cannot stream)."""
+        holder = new_marker()
+        try:
+            if self._direct is not None and self._goes_direct(call):
+                mark_sent()
+                body = await self._direct.complete(call)
+                return Completion(body, body.get("model"))
+            response = await self._via_router(call)
+        except Exception as exc:
+            exc.llm_router_sent = holder[0]  # type: ignore[attr-defined]
+            raise
         body = response.model_dump(exclude_none=True)
         for choice in body.get("choices") or ():
             choice.pop("provider_specific_fields", None)  # LiteLLM's, not OpenAI's
@@ -71,9 +94,15 @@ class ProviderCalls:
 
     async def stream(self, call: ProviderCall) -> AsyncIterator[dict[str, Any]]:
         """A streaming call: chunk dicts; closing the iterator releases the connection."""
-        if self._direct is not None and self._goes_direct(call):
-            return await self._direct.stream(call)
-        return _dicts(aiter(await self._via_router(call)))
+        holder = new_marker()
+        try:
+            if self._direct is not None and self._goes_direct(call):
+                mark_sent()
+                return await self._direct.stream(call)
+            return _dicts(aiter(await self._via_router(call)))
+        except Exception as exc:
+            exc.llm_router_sent = holder[0]  # type: ignore[attr-defined]
+            raise
 
     async def _via_router(self, call: ProviderCall) -> Any:
         return await self._router.acompletion(
@@ -86,10 +115,35 @@ class ProviderCalls:
         )
 
 
+def _streams(deployment: Deployment) -> bool:
+    declared = deployment.model_info.get("supports_native_streaming")
+    if isinstance(declared, bool):
+        return declared
+    return _map_streams(deployment.pinned_model, deployment.provider)
+
+
+@cache
+def _map_streams(model: str, provider: str) -> bool:
+    """LiteLLM's price map says ``supports_native_streaming: false`` for models such as
+    o1-pro; anything it does not know is assumed to stream."""
+    try:
+        info = litellm.get_model_info(model=model, custom_llm_provider=provider)
+    except Exception:  # unknown to the map
+        return True
+    return info.get("supports_native_streaming") is not False
+
+
 async def _dicts(chunks: AsyncIterator[Any]) -> AsyncIterator[dict[str, Any]]:
     try:
         async for chunk in chunks:
-            yield chunk.model_dump(exclude_none=True)
+            out = chunk.model_dump(exclude_none=True)
+            # LiteLLM puts the requested name on each chunk; the provider's own (a drifted
+            # version, say) is kept in its hidden params.
+            hidden = getattr(chunk, "_hidden_params", None) or {}
+            served = hidden.get("provider_response_model")
+            if isinstance(served, str) and served:
+                out["model"] = served
+            yield out
     finally:
         # A stream that broke or was abandoned must give its connection back now;
         # LiteLLM leaves that to garbage collection, after the event loop may be gone.
