@@ -231,12 +231,13 @@ class CircuitBreaker(GatewayPlugin):
         retry_after_s: float | None,
         state: dict[str, str],
     ) -> None:
-        """Open for the next cool-down: ``cooldown_s``, doubled for every probe that failed
-        since the deployment last worked, capped at ``cooldown_max_s``."""
+        """Open for the next cool-down: ``cooldown_s`` for the first opening and the first
+        failed probe (a flap is seen in about a second), then doubled for every further
+        probe that fails, capped at ``cooldown_max_s`` (a long outage costs few probes)."""
         if state.get("state") == "open" and now < float(state.get("open_until", 0)):
             return  # another request or replica opened it meanwhile: one cool-down, one alert
         opens = await self._store.incr(dep.id, "opens")
-        cooldown = min(self._s.cooldown_max_s, self._s.cooldown_s * 2 ** (opens - 1))
+        cooldown = min(self._s.cooldown_max_s, self._s.cooldown_s * 2 ** max(0, opens - 2))
         for_s = max(cooldown, retry_after_s or 0)
         await self._store.update(
             dep.id, {"state": "open", "opened_at": now, "open_until": now + for_s, "slow": 0}

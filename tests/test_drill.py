@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from router_config.cli.drill import Scenario, _run, table
+from router_config.cli.drill import _run, table
+from router_config.cli.drill_scenarios import Scenario
 from router_config.testing import FakeProviderServer
 
 

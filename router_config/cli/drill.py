@@ -1,25 +1,24 @@
 """The failure drill: real fake providers, a real gateway, real faults, measured.
 
-Each scenario starts a fresh gateway (so breakers start closed) in front of
-three fake providers (OpenAI-, Anthropic- and vLLM-style), injects a fault,
-sends requests with the ``openai`` SDK, and measures what callers saw. The
-drill fails if a request failed while a healthy fallback existed, or if any
-request took 5 s or more.
+Each scenario (``drill_scenarios``) starts a fresh gateway (so breakers start
+closed and latency is unlearned) in front of three fake providers (OpenAI-,
+Anthropic- and vLLM-style), injects a fault, sends requests with the ``openai``
+SDK, and measures what callers saw. The gateway runs the default failover
+settings; only the breaker's cool-down is left at its 1 s default.
 """
 
 from __future__ import annotations
 
 import socket
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
-from router_config.config.failover_budget import FAILOVER_TARGET_S
+from router_config.cli.drill_scenarios import SCENARIOS, Outcome, Scenario
 from router_config.config.loader import parse_config
 from router_config.testing import FakeProviderServer, GatewayServer
 
@@ -35,81 +34,12 @@ model_list:
     litellm_params: {model: hosted_vllm/llama-3.1-8b-instruct, api_base: os.environ/L, api_key: none, order: 3}
     model_info: {id: local-last, version: drill, free: true}
 router_plugins:
-  breaker: {cooldown_s: 1.0}
   cache: {fresh_ttl_s: 0.001}  # so the cached-prompt scenario shows a stale answer at once
 """  # noqa: E501 - one deployment per line reads best here
 HI: list[ChatCompletionMessageParam] = [{"role": "user", "content": "drill"}]
-
-
-@dataclass
-class Scenario:
-    """A fault to inject and what callers may expect while it lasts."""
-
-    name: str
-    primary: str | None = None  # fake mode of the primary
-    fallback: str | None = None
-    local: str | None = None
-    refuse_primary: bool = False
-    stream: bool = False
-    requests: int = 20
-    healthy_fallback: bool = True
-    recover_after: int | None = None  # primary recovers after this many requests
-    cached_prompt: bool = False  # ask a deterministic, previously answered question
-
-
-@dataclass
-class Outcome:
-    """What one scenario's callers saw."""
-
-    name: str
-    latencies_ms: list[float] = field(default_factory=list)
-    served_by: Counter[str] = field(default_factory=Counter)
-    failed: int = 0
-    interrupted: int = 0
-    first_failover_ms: float | None = None
-    alerts: int = 0
-    healthy_fallback: bool = True
-
-    @property
-    def ok(self) -> int:
-        return len(self.latencies_ms) - self.failed - self.interrupted
-
-    def pct(self, q: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
-
-    @property
-    def passed(self) -> bool:
-        too_slow = max(self.latencies_ms, default=0) >= FAILOVER_TARGET_S * 1000
-        return not too_slow and not (self.healthy_fallback and self.failed)
-
-
-SCENARIOS = (
-    Scenario("baseline: all healthy"),
-    Scenario("primary returns 500", primary="500"),
-    Scenario("primary 429, Retry-After 20 s", primary="429:20"),
-    Scenario("primary hangs", primary="hang"),
-    Scenario("primary refuses connections", refuse_primary=True),
-    Scenario("primary returns garbage", primary="garbage"),
-    Scenario("primary breaks mid-stream", primary="break:2", stream=True),
-    Scenario("primary 500, then recovers", primary="500", recover_after=10),
-    Scenario(
-        "all down, new prompt: abstain",
-        primary="503",
-        fallback="503",
-        local="503",
-        requests=5,
-        healthy_fallback=False,
-    ),
-    Scenario(
-        "all down, cached prompt: stale",
-        primary="503",
-        fallback="503",
-        local="503",
-        requests=5,
-        cached_prompt=True,
-    ),
-)
+JSON = {"content-type": "application/json"}
+RECOVERY_HANG_S = 3.0
+RECOVERY_AFTER_S = 3.0  # requests keep coming this long after the primary heals
 
 
 def run_drill(echo: Callable[[str], None] = print) -> list[Outcome]:
@@ -117,15 +47,9 @@ def run_drill(echo: Callable[[str], None] = print) -> list[Outcome]:
     outcomes = []
     with FakeProviderServer() as p, FakeProviderServer() as f, FakeProviderServer() as loc:
         for scenario in SCENARIOS:
-            for fake, mode in (
-                (p, scenario.primary),
-                (f, scenario.fallback),
-                (loc, scenario.local),
-            ):
-                fake.reset()
-                fake.set_mode(mode)
             outcome = _run(scenario, p, f, loc)
-            echo(f"  {scenario.name}: {outcome.ok}/{len(outcome.latencies_ms)} ok")
+            extra = f" ({'; '.join(outcome.notes)})" if outcome.notes else ""
+            echo(f"  {scenario.name}: {outcome.ok}/{len(outcome.latencies_ms)} ok{extra}")
             outcomes.append(outcome)
     return outcomes
 
@@ -133,48 +57,177 @@ def run_drill(echo: Callable[[str], None] = print) -> list[Outcome]:
 def _run(
     scenario: Scenario, p: FakeProviderServer, f: FakeProviderServer, loc: FakeProviderServer
 ) -> Outcome:
+    fakes = (p, f, loc)
+    for fake in fakes:
+        fake.reset()
     primary = _closed_port_url() if scenario.refuse_primary else p.openai_base
     config = parse_config(
         DRILL_CONFIG,
         source="drill (embedded)",
         environ={"P": primary, "F": f.base_url, "L": loc.openai_base},
     )
-    outcome = Outcome(scenario.name, healthy_fallback=scenario.healthy_fallback)
+    outcome = Outcome(
+        scenario.name,
+        healthy_fallback=scenario.healthy_fallback,
+        max_ms=scenario.max_ms,
+        expected_provider=scenario.served_by,
+    )
     with (
         GatewayServer(config) as gateway,
         openai.OpenAI(
-            base_url=gateway.openai_base, api_key="drill", max_retries=0, timeout=10
+            base_url=gateway.openai_base, api_key="drill", max_retries=0, timeout=60
         ) as client,
     ):
-        if scenario.cached_prompt:
-            _prime_cache(client, (p, f, loc), scenario)
-        for n in range(scenario.requests):
-            if scenario.recover_after is not None and n == scenario.recover_after:
-                p.set_mode(None)
-                time.sleep(1.1)  # past the drill's 1 s breaker cool-down
-            _one(client, scenario.stream, outcome, scenario.cached_prompt)
+        if scenario.warmup:
+            _warm_up(client, scenario.warmup)
+        for fake, mode in zip(
+            fakes, (scenario.primary, scenario.fallback, scenario.local), strict=True
+        ):
+            fake.set_mode(mode)
+        RUNNERS[scenario.kind](scenario, client, gateway, p, outcome)
         outcome.alerts = _alerts(gateway.base_url)
+        if scenario.no_alerts and outcome.alerts:
+            outcome.problems.append(f"{outcome.alerts} alert(s) for a healthy provider")
     return outcome
 
 
-def _prime_cache(
-    client: openai.OpenAI, fakes: tuple[FakeProviderServer, ...], scenario: Scenario
+def _sequential(
+    scenario: Scenario,
+    client: openai.OpenAI,
+    gateway: GatewayServer,
+    p: FakeProviderServer,
+    outcome: Outcome,
 ) -> None:
-    """Answer the prompt once while healthy, then let the cache entry go stale."""
-    for fake in fakes:
-        fake.set_mode(None)
+    if scenario.cached_prompt:
+        _prime_cache(client, p, scenario)
+    messages = _prompt(scenario.prompt_words)
+    for n in range(scenario.requests):
+        if scenario.recover_after is not None and n == scenario.recover_after:
+            p.set_mode(None)
+            time.sleep(1.1)  # past the breaker's 1 s cool-down
+        _one(client, scenario.stream, outcome, scenario.cached_prompt, messages)
+
+
+def _onset(
+    scenario: Scenario,
+    client: openai.OpenAI,
+    gateway: GatewayServer,
+    p: FakeProviderServer,
+    outcome: Outcome,
+) -> None:
+    """Many callers are mid-request when the primary starts hanging."""
+    with ThreadPoolExecutor(scenario.concurrency) as pool:
+        list(pool.map(lambda _: _one(client, False, outcome), range(scenario.requests)))
+    slow = sum(1 for ms in outcome.latencies_ms if ms > 1000)
+    outcome.notes.append(f"{slow} of {scenario.requests} over 1 s")
+    if slow > 1:
+        outcome.problems.append(f"{slow} callers waited over 1 s at the onset")
+
+
+def _recovery(
+    scenario: Scenario,
+    client: openai.OpenAI,
+    gateway: GatewayServer,
+    p: FakeProviderServer,
+    outcome: Outcome,
+) -> None:
+    """Callers keep coming while the primary hangs, then heals; when is it serving again?"""
+    started = time.monotonic()
+    healed_at: float | None = None
+    back_after_ms: float | None = None
+    while time.monotonic() - started < RECOVERY_HANG_S + RECOVERY_AFTER_S:
+        if healed_at is None and time.monotonic() - started >= RECOVERY_HANG_S:
+            p.set_mode(None)
+            healed_at = time.monotonic()
+        provider = _one(client, False, outcome)
+        if healed_at is not None and back_after_ms is None and provider == "openai":
+            back_after_ms = (time.monotonic() - healed_at) * 1000
+        time.sleep(0.05)
+    worst = max(outcome.latencies_ms, default=0.0)
+    outcome.notes.append(f"slowest caller {worst:.0f} ms")
+    if back_after_ms is None:
+        outcome.problems.append("the primary never served again")
+    else:
+        outcome.notes.append(f"primary serving again {back_after_ms:.0f} ms after it healed")
+        if back_after_ms > 2000:
+            outcome.problems.append("the primary took over 2 s to serve again")
+    if worst > 1000:
+        outcome.problems.append("a caller waited over 1 s")
+
+
+def _hostile(
+    scenario: Scenario,
+    client: openai.OpenAI,
+    gateway: GatewayServer,
+    p: FakeProviderServer,
+    outcome: Outcome,
+) -> None:
+    """One caller sends what no provider can answer: a body nested 1,000 deep, and deadlines
+    below the provider's latency. They get their own errors; nobody else notices."""
+    deep = "[" * 1000 + '"x"' + "]" * 1000  # written out: json.dumps itself stops at ~1,000
+    url = f"{gateway.openai_base}/chat/completions"
+    refused = 0
+    with httpx.Client(timeout=10) as http:
+        body = '{"model": "chat", "messages": [{"role": "user", "content": "hi", "x": %s}]}' % deep
+        refused += http.post(url, content=body, headers=JSON).status_code // 100 == 4
+        for _ in range(3):
+            hurried = http.post(
+                url,
+                json={"model": "chat", "messages": HI},
+                headers={"x-router-timeout-ms": "100"},
+            )
+            refused += hurried.status_code == 504
+        states = http.get(f"{gateway.base_url}/health/providers").json()["deployments"]
+    opened = [dep for dep, s in states.items() if s.get("state", "closed") != "closed"]
+    outcome.notes.append(f"{refused}/4 hostile requests answered as the caller's error")
+    if refused != 4:
+        outcome.problems.append("a hostile request was not answered as the caller's error")
+    if opened:
+        outcome.problems.append(f"breakers moved: {', '.join(opened)}")
+    for _ in range(scenario.requests):  # another tenant, right after
+        if _one(client, False, outcome) != "openai":
+            outcome.problems.append("another tenant was not served by the primary")
+
+
+RUNNERS = {"sequential": _sequential, "onset": _onset, "recovery": _recovery, "hostile": _hostile}
+
+
+def _warm_up(client: openai.OpenAI, requests: int) -> None:
+    """Healthy calls first, so the gateway has learned each deployment's latency."""
+    with ThreadPoolExecutor(8) as pool:
+        list(
+            pool.map(
+                lambda _: client.chat.completions.create(model="chat", messages=HI),
+                range(requests),
+            )
+        )
+
+
+def _prompt(words: int) -> list[ChatCompletionMessageParam]:
+    if not words:
+        return HI
+    return [{"role": "user", "content": "drill " + "context " * words}]
+
+
+def _prime_cache(client: openai.OpenAI, p: FakeProviderServer, scenario: Scenario) -> None:
+    """Answer the prompt once while the primary is healthy, then let it fail again."""
+    p.set_mode(None)
     client.chat.completions.create(model="chat", messages=HI, temperature=0)
-    modes = (scenario.primary, scenario.fallback, scenario.local)
-    for fake, mode in zip(fakes, modes, strict=True):
-        fake.set_mode(mode)
+    p.set_mode(scenario.primary)
 
 
-def _one(client: openai.OpenAI, stream: bool, outcome: Outcome, cached: bool = False) -> None:
+def _one(
+    client: openai.OpenAI,
+    stream: bool,
+    outcome: Outcome,
+    cached: bool = False,
+    messages: list[ChatCompletionMessageParam] = HI,
+) -> str:
     started = time.perf_counter()
     provider = "-"
     try:
         raw = client.chat.completions.with_raw_response.create(
-            model="chat", messages=HI, stream=stream, temperature=0 if cached else 1
+            model="chat", messages=messages, stream=stream, temperature=0 if cached else 1
         )
         provider = raw.headers.get("x-router-provider", "-")
         if raw.headers.get("x-router-cache") in ("hit", "stale"):
@@ -192,6 +245,7 @@ def _one(client: openai.OpenAI, stream: bool, outcome: Outcome, cached: bool = F
     outcome.served_by[provider] += 1
     if provider not in ("openai", "-", "cache:hit") and outcome.first_failover_ms is None:
         outcome.first_failover_ms = elapsed
+    return provider
 
 
 def _alerts(base_url: str) -> int:
@@ -215,16 +269,17 @@ def table(outcomes: list[Outcome]) -> str:
     """The drill's results as a Markdown table."""
     rows = [
         "| scenario | requests | ok | failed | interrupted | served by | p50 ms | p99 ms "
-        "| max ms | first failover ms | alerts | pass |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| max ms | first failover ms | alerts | notes | pass |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
         served = ", ".join(f"{k} {v}" for k, v in sorted(o.served_by.items()))
         first = "-" if o.first_failover_ms is None else f"{o.first_failover_ms:.0f}"
+        notes = "; ".join(o.notes + o.problems) or "-"
         rows.append(
             f"| {o.name} | {len(o.latencies_ms)} | {o.ok} | {o.failed} | "
             f"{o.interrupted} | {served} | {o.pct(0.5):.1f} | {o.pct(0.99):.1f} | "
-            f"{max(o.latencies_ms, default=0):.0f} | {first} | {o.alerts} | "
+            f"{max(o.latencies_ms, default=0):.0f} | {first} | {o.alerts} | {notes} | "
             f"{'yes' if o.passed else 'NO'} |"
         )
     return "\n".join(rows)

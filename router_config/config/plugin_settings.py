@@ -106,11 +106,11 @@ class FailoverSettings(_Strict):
     prefill_s_per_1k_tokens: float = Field(default=0.25, ge=0, le=60)
     hedge: bool = True
     hedge_after_s: float = Field(default=1.0, gt=0, le=600)
-    hedge_floor_s: float = Field(default=0.5, gt=0, le=600)
+    hedge_floor_s: float = Field(default=0.25, gt=0, le=600)
     hedge_budget: float = Field(default=0.05, ge=0, le=1)
     hedge_burst: int = Field(default=20, ge=0, le=10_000)
     latency_min_samples: int = Field(default=20, ge=1)
-    idle_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    idle_timeout_s: float = Field(default=10.0, gt=0, le=3600)
     total_timeout_s: float = Field(
         default=600.0,
         gt=0,
@@ -134,8 +134,9 @@ class BreakerSettings(_Strict):
     ran and more than ``failure_rate`` of them failed. Open deployments are skipped at
     once. After the cool-down one probe (across replicas) decides: a request's call that
     races the next deployment, so no caller waits for it, or a background health call
-    when there is no traffic. The cool-down starts at ``cooldown_s`` and doubles each
-    time the probe fails, up to ``cooldown_max_s``: a flap is seen in about a second, a
+    when there is no traffic. The cool-down is ``cooldown_s`` for the first opening and
+    the first failed probe, then doubles with each failed probe up to ``cooldown_max_s``
+    (1, 1, 2, 4... 60 s by default): a flap is seen in about a second, a
     long outage costs few probes. Only provider faults count: the caller's own errors
     and deadlines never move a breaker. ``health_check_interval_s`` probes every deployment
     all the time, to find an outage before a request does.

@@ -115,6 +115,7 @@ class Gateway:
         )
 
     async def start(self) -> None:
+        await self.calls.warm_up(self.config.deployments)
         await self.phases.stats.start(d.id for d in self.config.deployments)
         for plugin in self.plugins:
             await plugin.start()

@@ -65,6 +65,28 @@ class ProviderCalls:
             and DirectOpenAI.has_key(call)
         )
 
+    async def warm_up(self, deployments: Sequence[Deployment]) -> None:
+        """LiteLLM imports and builds much of a provider's code on its first call: 0.5-1 s
+        measured for Anthropic, which a first request would spend inside its failover time.
+        One mocked call per provider routed through LiteLLM, at start, moves that here.
+        Nothing is sent (``mock_response``) and no callback logs it (``no-log``)."""
+        seen: set[str] = set()
+        for dep in deployments:
+            if dep.id in self.direct_ids or dep.provider in seen:
+                continue
+            seen.add(dep.provider)
+            with contextlib.suppress(Exception):  # a warm-up that fails costs nothing
+                chunks = await self._router.acompletion(
+                    model=key_entry_name(dep, 0),
+                    messages=[{"role": "user", "content": "warm-up"}],
+                    stream=True,
+                    mock_response="warm-up",
+                    num_retries=0,
+                    **{"no-log": True},
+                )
+                async for _ in chunks:
+                    pass
+
     async def aclose(self) -> None:
         if self._direct is not None:
             await self._direct.aclose()
