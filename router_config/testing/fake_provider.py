@@ -64,12 +64,16 @@ class FakeProvider:
         with self._lock:
             self._override_model = model
 
-    def set_usage(self, *, cached_tokens: int = 0, reasoning_tokens: int = 0) -> None:
-        """Report cached/reasoning tokens on every answer (as headers would per request)."""
+    def set_usage(
+        self, *, cached_tokens: int = 0, reasoning_tokens: int = 0, cache_creation_tokens: int = 0
+    ) -> None:
+        """Report cached/reasoning tokens, and cache writes (Anthropic's shape only, as OpenAI
+        reports none), on every answer (as headers would per request)."""
         with self._lock:
             self._usage_extra = {
                 "x-fake-cached-tokens": cached_tokens,
                 "x-fake-reasoning-tokens": reasoning_tokens,
+                "x-fake-cache-creation-tokens": cache_creation_tokens,
             }
 
     def revoke_key(self, key: str) -> None:
@@ -200,6 +204,8 @@ class _Reply:
         limit = req.get("max_tokens") or req.get("max_completion_tokens")
         self.words, self.cut = bodies.reply_words(messages, limit)
         self.cached = min(int(headers.get("x-fake-cached-tokens", 0) or 0), self.prompt)
+        written = int(headers.get("x-fake-cache-creation-tokens", 0) or 0)
+        self.written = min(written, self.prompt - self.cached) if anthropic else 0
         self.reasoning = int(headers.get("x-fake-reasoning-tokens", 0) or 0)
         self.stream = bool(req.get("stream"))
 
@@ -270,9 +276,10 @@ class _Reply:
                 self.served,
                 text,
                 "max_tokens" if self.cut else "end_turn",
-                self.prompt - self.cached,
+                self.prompt - self.cached - self.written,
                 self.completion,
                 self.cached,
+                self.written,
             )
         usage = bodies.openai_usage(self.prompt, self.completion, self.cached, self.reasoning)
         body = bodies.openai_completion(self.served, text, "length" if self.cut else "stop", usage)
@@ -314,7 +321,13 @@ class _Reply:
     async def _anthropic_stream(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": SSE})
         start = bodies.anthropic_message(
-            self.served, "", "end_turn", self.prompt - self.cached, 1, self.cached
+            self.served,
+            "",
+            "end_turn",
+            self.prompt - self.cached - self.written,
+            1,
+            self.cached,
+            self.written,
         )
         start["content"], start["stop_reason"] = [], None
         await _event(send, "message_start", {"type": "message_start", "message": start})
@@ -406,8 +419,14 @@ class FakeProviderServer(BackgroundServer):
     def set_served_model(self, model: str | None) -> None:
         self.app.set_served_model(model)
 
-    def set_usage(self, *, cached_tokens: int = 0, reasoning_tokens: int = 0) -> None:
-        self.app.set_usage(cached_tokens=cached_tokens, reasoning_tokens=reasoning_tokens)
+    def set_usage(
+        self, *, cached_tokens: int = 0, reasoning_tokens: int = 0, cache_creation_tokens: int = 0
+    ) -> None:
+        self.app.set_usage(
+            cached_tokens=cached_tokens,
+            reasoning_tokens=reasoning_tokens,
+            cache_creation_tokens=cache_creation_tokens,
+        )
 
     def revoke_key(self, key: str) -> None:
         self.app.revoke_key(key)
