@@ -62,9 +62,12 @@ class Run:
         self.gateway = serve(self.config)
         self.url = f"{self.gateway.openai_base}/chat/completions"
 
-    def post(self, **body: Any) -> httpx.Response:
+    def post(self, headers: dict[str, str] | None = None, **body: Any) -> httpx.Response:
         return httpx.post(
-            self.url, json={"model": "chat", "messages": HELLO, **body}, headers=AUTH, timeout=10
+            self.url,
+            json={"model": "chat", "messages": HELLO, **body},
+            headers={**AUTH, **(headers or {})},
+            timeout=10,
         )
 
     def finish(self, receiver: OtlpReceiver) -> list[Row]:
@@ -107,10 +110,11 @@ def test_a_success_is_one_costed_generation_owned_by_the_team(
     make_config: ConfigFactory, serve, providers: Providers, receiver: OtlpReceiver
 ) -> None:
     run = Run(make_config, serve, receiver.url, "")
-    response = run.post()
+    response = run.post(headers={"x-session-id": "conversation-42"})
     rows = run.finish(receiver)
     assert response.status_code == 200
     _assert_every_row_is_the_teams(rows, response.headers["x-request-id"])
+    assert {row["sessionId"] for row in rows} == {"conversation-42"}
     (generation,) = _generations(rows)
     assert generation.name == "llm:openai"
     assert generation["modelName"] == "gpt-4o-2024-08-06"
@@ -296,3 +300,14 @@ def test_the_sdk_writes_the_attribute_names_the_server_reads() -> None:
     assert {name: getattr(sdk, name) for name in SERVER_ATTRIBUTES} == SERVER_ATTRIBUTES
     mapped = " ".join(m.otel for m in INGESTION_MAP)
     assert all(attribute in mapped for attribute in SERVER_ATTRIBUTES.values())
+
+
+def test_an_environment_langfuse_would_refuse_is_a_config_error_naming_the_key(
+    make_config: ConfigFactory,
+) -> None:
+    from router_config.errors import ConfigError
+
+    for bad in ("Production", "langfuse-prod", "x" * 41):
+        with pytest.raises(ConfigError) as caught:
+            make_config(f"router_plugins:\n  langfuse:\n    environment: {bad}\n")
+        assert "router_plugins.langfuse.environment" in str(caught.value)
