@@ -7,6 +7,7 @@ order of ``PLUGIN_ORDER`` is the order their hooks run in.
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import os
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from plugins.langfuse_logger import LangfuseLogger
 from plugins.prometheus_metrics import PrometheusMetrics
 from plugins.request_log import RequestLogger
 from plugins.response_cache import ResponseCache
-from plugins.version_history import VersionHistory
+from plugins.version_history import VersionHistory, config_hash
 from plugins.version_pinning import VersionPinning
 from router_config.config.schema import RouterConfig
 from router_config.flow.hooks import Clock, GatewayPlugin
@@ -97,23 +98,40 @@ def _langfuse(deps: PluginDeps) -> GatewayPlugin | None:
         )
         return None
     from langfuse import Langfuse
+    from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
 
     host = settings.host or os.environ.get("LANGFUSE_HOST") or "http://127.0.0.1:3000"
-    # A tracer provider of our own: the app's other OpenTelemetry setup is left alone.
+    release = gateway_version()
+    # A tracer provider of our own: the app's other OpenTelemetry setup is left alone. Its
+    # resource names the service (else OTel says unknown_service:python3).
+    resource = Resource.create({"service.name": "llm-router", "service.version": release})
     client = Langfuse(
         public_key=public,
         secret_key=secret,
         host=host,
         timeout=2,
         flush_at=settings.flush_at,
-        tracer_provider=TracerProvider(),
+        environment=settings.environment,
+        release=release,
+        tracer_provider=TracerProvider(resource=resource),
         span_exporter=deps.span_exporter,
     )
-    emit("tracing_on", host=host)
+    emit("tracing_on", host=host, environment=settings.environment, release=release)
     return LangfuseLogger(
-        client, log_content=settings.log_content, flush_timeout_s=settings.flush_timeout_s
+        client,
+        log_content=settings.log_content,
+        flush_timeout_s=settings.flush_timeout_s,
+        version=config_hash(deps.config),
     )
+
+
+def gateway_version() -> str:
+    """The installed llm-router's version (Langfuse's release, OTel's service.version)."""
+    try:
+        return importlib.metadata.version("llm-router")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return "0+unknown"
 
 
 PLUGIN_ORDER: tuple[tuple[str, Factory], ...] = (

@@ -1,4 +1,5 @@
-"""compose.yaml wires the gateway, Redis and a self-hosted Langfuse stack correctly.
+"""compose.yaml wires the gateway, Redis and a self-hosted Langfuse v4 stack correctly, on
+server versions the pinned Langfuse SDK supports.
 
 There is no Docker engine on CI machines; when the compose plugin is present
 ``docker compose config`` validates the file too, otherwise the parse below is
@@ -7,6 +8,7 @@ the whole check.
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import shutil
 import subprocess
@@ -18,6 +20,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
+# The self-hosted Langfuse server each Python SDK major needs, as Langfuse documents it.
+# SDK v5: "It needs Python 3.11+ and Langfuse Cloud or self-hosted Langfuse v4.59.0 or
+# later" (https://langfuse.com/docs/observability/sdk/upgrade-path/python-v4-to-v5).
+SDK_MIN_SERVER = {5: (4, 59, 0)}
+# Langfuse v4 needs ClickHouse 25.12 or newer (its own docker-compose.yml pins 25.12).
+MIN_CLICKHOUSE = (25, 12)
 ENV_EXAMPLE = dict(
     line.split("=", 1)
     for line in (ROOT / ".env.example").read_text().splitlines()
@@ -95,3 +103,47 @@ def test_docker_compose_accepts_the_file_when_the_compose_plugin_is_installed() 
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def _tag(service: str) -> str:
+    image = SERVICES[service]["image"]
+    assert ":" in image.rsplit("/", 1)[-1], f"{service}: {image} has no version tag"
+    return str(image.rsplit(":", 1)[1])
+
+
+def _version(tag: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in tag.split("."))
+
+
+def test_langfuse_web_and_worker_are_pinned_to_one_version_the_sdk_supports() -> None:
+    web, worker = _tag("langfuse-web"), _tag("langfuse-worker")
+    assert web == worker, "web and worker must run the same Langfuse version"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", web), f"pin an exact version, not {web!r}"
+    sdk_major = int(importlib.metadata.version("langfuse").split(".")[0])
+    assert sdk_major in SDK_MIN_SERVER, f"SDK v{sdk_major}: look up its minimum server version"
+    assert _version(web) >= SDK_MIN_SERVER[sdk_major]
+    # pyproject allows only SDK majors whose minimum server is known here.
+    requirement = next(
+        line for line in (ROOT / "pyproject.toml").read_text().splitlines() if '"langfuse' in line
+    )
+    ceiling = re.search(r"<\s*(\d+)", requirement)
+    assert ceiling, f"pyproject.toml: give langfuse an upper bound ({requirement.strip()})"
+    assert set(range(sdk_major, int(ceiling.group(1)))) <= set(SDK_MIN_SERVER)
+
+
+def test_clickhouse_is_a_version_langfuse_v4_supports() -> None:
+    assert _version(_tag("clickhouse"))[:2] >= MIN_CLICKHOUSE
+
+
+def test_langfuse_redis_keeps_its_queues_under_a_password_and_on_disk() -> None:
+    command = SERVICES["langfuse-redis"]["command"]
+    assert "--requirepass" in command
+    assert any(v.endswith(":/data") for v in SERVICES["langfuse-redis"]["volumes"])
+
+
+def test_env_example_leaves_no_usable_default_secret() -> None:
+    secrets = [k for k in ENV_EXAMPLE if re.search(r"KEY|SECRET|PASSWORD|SALT", k)]
+    assert "LANGFUSE_ENCRYPTION_KEY" in secrets
+    for name in secrets:
+        assert "change-me" in ENV_EXAMPLE[name], name
+    assert not any(re.fullmatch(r"0{16,}", v) for v in ENV_EXAMPLE.values())

@@ -1,4 +1,5 @@
-"""The ``llm-router`` command: check, serve, demo, fake-provider, drill.
+"""The ``llm-router`` command: check, serve, demo, versions, spend, reconcile, fake-provider,
+drill.
 
 Each command is a thin shell over the library: ``check`` prints every config
 issue (exit 1) or the summary table; ``serve`` runs the gateway under uvicorn;
@@ -137,6 +138,37 @@ def spend_command(
         return as_text(data, fmt)
 
     typer.echo(asyncio.run(report()))
+
+
+@app.command("reconcile")
+def reconcile_command(
+    config: Annotated[Path, typer.Argument(help="Config file.")] = DEFAULT_CONFIG,
+    period: Annotated[str, typer.Option(help="day or month (UTC)")] = "month",
+    at: Annotated[str | None, typer.Option(help="YYYY-MM or YYYY-MM-DD; default: now")] = None,
+    gateway: Annotated[
+        str | None, typer.Option(help="Read the ledger from this gateway's /admin/spend")
+    ] = None,
+    tolerance: Annotated[float, typer.Option(help="USD a row may differ by")] = 0.01,
+    environment: Annotated[str | None, typer.Option(help="Langfuse environment")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """Compare the spend ledger with Langfuse (Metrics API v2) by provider and team.
+
+    Exit 0: they agree within the tolerance; 1: some row differs; 2: it could not run.
+    """
+    import datetime as dt
+
+    from router_config.cli.reconcile import Options, ReconcileError, reconcile
+
+    options = Options(period, at, gateway, tolerance, fmt, environment)
+    try:
+        text, differs = reconcile(load_config(config), options, dt.datetime.now(dt.UTC))
+    except (ReconcileError, ConfigError) as exc:
+        typer.echo(f"reconcile: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(text)
+    if differs:
+        raise typer.Exit(1)
 
 
 @app.command("fake-provider")

@@ -168,7 +168,8 @@ def _hostile(
     url = f"{gateway.openai_base}/chat/completions"
     refused = 0
     with httpx.Client(timeout=10) as http:
-        body = '{"model": "chat", "messages": [{"role": "user", "content": "hi", "x": %s}]}' % deep
+        message = '{"role": "user", "content": "hi", "x": ' + deep + "}"
+        body = '{"model": "chat", "messages": [' + message + "]}"
         refused += http.post(url, content=body, headers=JSON).status_code // 100 == 4
         for _ in range(3):
             hurried = http.post(

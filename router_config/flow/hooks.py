@@ -51,12 +51,18 @@ class RejectAttempt(Exception):
 
 @dataclass
 class Usage:
-    """Token counts as the provider reported them (zeros when it did not)."""
+    """Token counts as the provider reported them (zeros when it did not).
+
+    OpenAI's convention, which LiteLLM maps Anthropic's usage into: ``prompt_tokens``
+    includes the cache reads (``cached_tokens``) and the cache writes
+    (``cache_creation_tokens``); ``completion_tokens`` includes ``reasoning_tokens``.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_creation_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:

@@ -1,4 +1,4 @@
-"""Cost of one provider call, from the prices declared in the config.
+"""Cost of one provider call, from the prices declared in the config, split into buckets.
 
 We compute cost ourselves from usage and the deployment's declared prices,
 because LiteLLM prices models missing from its map at $0 without a word
@@ -20,8 +20,14 @@ PRICE_KEYS = (
     "input_cost_per_token",
     "output_cost_per_token",
     "cache_read_input_token_cost",
+    "cache_creation_input_token_cost",
     "output_cost_per_reasoning_token",
 )
+# Langfuse's canonical usage and cost buckets (its OTel ingestion normalises provider usage
+# to these names; its dashboards sum every key containing "input" as input and "output" as
+# output), so each bucket is a disjoint share of the call and they add up to ``total``.
+INPUT, CACHE_READ, CACHE_WRITE = "input", "input_cached_tokens", "input_cache_creation"
+OUTPUT, REASONING = "output", "output_reasoning_tokens"
 
 
 def declared_prices(deployment: Deployment) -> dict[str, float]:
@@ -36,22 +42,45 @@ def declared_prices(deployment: Deployment) -> dict[str, float]:
 
 
 def cost_usd(deployment: Deployment, usage: Usage, litellm_cost: float | None) -> float:
-    """USD for one call: uncached input + cached input + output (incl. reasoning)."""
+    """USD for one call: uncached input, cache reads, cache writes, output and reasoning,
+    each at its declared price (LiteLLM's defaults: cache prices fall back to the input
+    price, the reasoning price to the output price)."""
     prices = declared_prices(deployment)
     if not prices:
         return float(litellm_cost or 0.0)
+    return sum(_bucket_costs(prices, usage).values())
+
+
+def _bucket_costs(prices: Mapping[str, float], usage: Usage) -> dict[str, float]:
     price_in = prices.get("input_cost_per_token", 0.0)
     price_out = prices.get("output_cost_per_token", 0.0)
-    price_cached = prices.get("cache_read_input_token_cost", price_in)
-    price_reasoning = prices.get("output_cost_per_reasoning_token", price_out)
-    uncached = max(usage.prompt_tokens - usage.cached_tokens, 0)
-    visible_out = max(usage.completion_tokens - usage.reasoning_tokens, 0)
-    return (
-        uncached * price_in
-        + usage.cached_tokens * price_cached
-        + visible_out * price_out
-        + usage.reasoning_tokens * price_reasoning
-    )
+    tokens = usage_buckets(usage)
+    rate = {
+        INPUT: price_in,
+        CACHE_READ: prices.get("cache_read_input_token_cost", price_in),
+        CACHE_WRITE: prices.get("cache_creation_input_token_cost", price_in),
+        OUTPUT: price_out,
+        REASONING: prices.get("output_cost_per_reasoning_token", price_out),
+    }
+    return {bucket: count * rate[bucket] for bucket, count in tokens.items() if bucket in rate}
+
+
+def usage_buckets(usage: Usage) -> dict[str, int]:
+    """Disjoint token buckets that add up to ``total``: ``input`` (uncached), ``output``
+    (without reasoning) and ``total`` always; cache reads, cache writes and reasoning only
+    when the provider reported some."""
+    cached, written = usage.cached_tokens, usage.cache_creation_tokens
+    out = {
+        INPUT: max(usage.prompt_tokens - cached - written, 0),
+        OUTPUT: max(usage.completion_tokens - usage.reasoning_tokens, 0),
+    }
+    for bucket, count in ((CACHE_READ, cached), (CACHE_WRITE, written)):
+        if count:
+            out[bucket] = count
+    if usage.reasoning_tokens:
+        out[REASONING] = usage.reasoning_tokens
+    out["total"] = usage.total_tokens
+    return out
 
 
 def usage_from(raw: Mapping[str, Any] | None) -> Usage:
@@ -60,11 +89,16 @@ def usage_from(raw: Mapping[str, Any] | None) -> Usage:
         return Usage()
     prompt_details = raw.get("prompt_tokens_details") or {}
     completion_details = raw.get("completion_tokens_details") or {}
+    # LiteLLM (AnthropicConfig.calculate_usage) adds Anthropic's cache writes to
+    # prompt_tokens and reports them both as prompt_tokens_details.cache_creation_tokens
+    # and as a top-level cache_creation_input_tokens.
+    written = prompt_details.get("cache_creation_tokens") or raw.get("cache_creation_input_tokens")
     return Usage(
         prompt_tokens=int(raw.get("prompt_tokens") or 0),
         completion_tokens=int(raw.get("completion_tokens") or 0),
         cached_tokens=int(prompt_details.get("cached_tokens") or 0),
         reasoning_tokens=int(completion_details.get("reasoning_tokens") or 0),
+        cache_creation_tokens=int(written or 0),
     )
 
 
@@ -79,12 +113,13 @@ def counted_usage(deployment: Deployment, messages: list[Any], completion: str) 
 
 
 def cost_split(deployment: Deployment, usage: Usage, total: float) -> dict[str, float]:
-    """``{"input", "output", "total"}`` USD, for Langfuse's cost_details."""
+    """USD per bucket of ``usage_buckets`` plus ``total``, for Langfuse's ``cost_details``.
+
+    Always carries ``total`` (0 included): Langfuse prices a generation itself only when it
+    arrives with no cost at all. Without declared prices (LiteLLM's own figure) the split is
+    unknown and only ``total`` is sent.
+    """
     prices = declared_prices(deployment)
     if not prices:
         return {"total": total}
-    price_out = prices.get("output_cost_per_token", 0.0)
-    price_reasoning = prices.get("output_cost_per_reasoning_token", price_out)
-    visible_out = max(usage.completion_tokens - usage.reasoning_tokens, 0)
-    output = visible_out * price_out + usage.reasoning_tokens * price_reasoning
-    return {"input": total - output, "output": output, "total": total}
+    return {**_bucket_costs(prices, usage), "total": total}

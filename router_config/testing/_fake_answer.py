@@ -57,6 +57,7 @@ class Answer:
     choices: tuple[Choice, ...]
     prompt: int
     cached: int = 0
+    written: int = 0  # prompt tokens written to the cache (Anthropic reports these)
     reasoning: int = 0
     logprobs: bool = False
     top_logprobs: int = 0
@@ -82,7 +83,9 @@ class Answer:
         return entry
 
 
-def answer_for(req: dict[str, Any], headers: dict[str, str], length: int | None) -> Answer:
+def answer_for(
+    req: dict[str, Any], headers: dict[str, str], length: int | None, *, anthropic: bool = False
+) -> Answer:
     """The answer to request ``req``; ``length`` sets how many tokens a text answer has."""
     messages = list(req.get("messages") or [])
     prompt = bodies.prompt_tokens(messages, req.get("system"))
@@ -103,10 +106,13 @@ def answer_for(req: dict[str, Any], headers: dict[str, str], length: int | None)
         words = words[: int(limit)] if cut and limit is not None else words
         pieces = tuple(w if k == 0 else " " + w for k, w in enumerate(words))
         choices.append(Choice(i, pieces=pieces, finish="length" if cut else "stop"))
+    cached = min(int(headers.get("x-fake-cached-tokens", 0) or 0), prompt)
+    written = int(headers.get("x-fake-cache-creation-tokens", 0) or 0)
     return Answer(
         choices=tuple(choices),
         prompt=prompt,
-        cached=min(int(headers.get("x-fake-cached-tokens", 0) or 0), prompt),
+        cached=cached,
+        written=min(written, prompt - cached) if anthropic else 0,
         reasoning=int(headers.get("x-fake-reasoning-tokens", 0) or 0),
         logprobs=bool(req.get("logprobs")),
         top_logprobs=int(req.get("top_logprobs") or 0),

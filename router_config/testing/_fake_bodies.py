@@ -97,7 +97,7 @@ def openai_chunk(
 
 
 def anthropic_message(
-    model: str, text: str, stop: str, prompt: int, completion: int, cached: int
+    model: str, text: str, stop: str, prompt: int, completion: int, cached: int, written: int = 0
 ) -> dict[str, Any]:
     return {
         "id": f"msg_{uuid.uuid4().hex[:24]}",
@@ -111,7 +111,7 @@ def anthropic_message(
             "input_tokens": prompt,
             "output_tokens": completion,
             "cache_read_input_tokens": cached,
-            "cache_creation_input_tokens": 0,
+            "cache_creation_input_tokens": written,
         },
     }
 

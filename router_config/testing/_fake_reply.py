@@ -37,7 +37,7 @@ class Reply:
         self.req, self.served, self.mode, self.anthropic = req, served, mode, anthropic
         prompt = bodies.prompt_tokens(list(req.get("messages") or []), req.get("system"))
         self.timing = mode.timing(prompt)
-        self.answer = answer_for(req, headers, self.timing.tokens)
+        self.answer = answer_for(req, headers, self.timing.tokens, anthropic=anthropic)
         self.stream = bool(req.get("stream"))
         self.created = int(time.time())
 
@@ -210,7 +210,13 @@ class Reply:
         a, c = self.answer, self.answer.choices[0]
         stop = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}[c.finish]
         body = bodies.anthropic_message(
-            self.served, c.text or "", stop, a.prompt - a.cached, a.completion, a.cached
+            self.served,
+            c.text or "",
+            stop,
+            a.prompt - a.cached - a.written,
+            a.completion,
+            a.cached,
+            a.written,
         )
         if c.tool is not None:
             body["content"] = [
@@ -227,7 +233,7 @@ class Reply:
         a, c, t = self.answer, self.answer.choices[0], self.timing
         await send({"type": "http.response.start", "status": 200, "headers": SSE})
         start = bodies.anthropic_message(
-            self.served, "", "end_turn", a.prompt - a.cached, 1, a.cached
+            self.served, "", "end_turn", a.prompt - a.cached - a.written, 1, a.cached, a.written
         )
         start["content"], start["stop_reason"] = [], None
         if t.role_first:

@@ -58,12 +58,16 @@ class FakeProvider:
         with self._lock:
             self._override_model = model
 
-    def set_usage(self, *, cached_tokens: int = 0, reasoning_tokens: int = 0) -> None:
-        """Report cached/reasoning tokens on every answer (as headers would per request)."""
+    def set_usage(
+        self, *, cached_tokens: int = 0, reasoning_tokens: int = 0, cache_creation_tokens: int = 0
+    ) -> None:
+        """Report cached/reasoning tokens, and cache writes (Anthropic's shape only, as OpenAI
+        reports none), on every answer (as headers would per request)."""
         with self._lock:
             self._usage_extra = {
                 "x-fake-cached-tokens": cached_tokens,
                 "x-fake-reasoning-tokens": reasoning_tokens,
+                "x-fake-cache-creation-tokens": cache_creation_tokens,
             }
 
     def revoke_key(self, key: str) -> None:
@@ -215,8 +219,14 @@ class FakeProviderServer(BackgroundServer):
     def set_served_model(self, model: str | None) -> None:
         self.app.set_served_model(model)
 
-    def set_usage(self, *, cached_tokens: int = 0, reasoning_tokens: int = 0) -> None:
-        self.app.set_usage(cached_tokens=cached_tokens, reasoning_tokens=reasoning_tokens)
+    def set_usage(
+        self, *, cached_tokens: int = 0, reasoning_tokens: int = 0, cache_creation_tokens: int = 0
+    ) -> None:
+        self.app.set_usage(
+            cached_tokens=cached_tokens,
+            reasoning_tokens=reasoning_tokens,
+            cache_creation_tokens=cache_creation_tokens,
+        )
 
     def revoke_key(self, key: str) -> None:
         self.app.revoke_key(key)
