@@ -119,14 +119,22 @@ def generation_end(record: GenerationRecord, final: Attempt | None) -> dict[str,
         "metadata": {"served": attempt is not None and attempt is final},
     }
     if attempt is not None:
-        out["metadata"].update(  # not "outcome": the trace's metadata has that key
-            attempt=attempt.number,
-            attempt_outcome=attempt.outcome,
-            latency_ms=round(attempt.latency_ms, 1),
-        )
+        facts = {  # not "outcome": the trace's metadata has that key
+            "attempt": attempt.number,
+            "attempt_outcome": attempt.outcome,
+            "latency_ms": round(attempt.latency_ms, 1),
+            "first_token_ms": _rounded(attempt.first_token_ms),
+            "hedge": attempt.hedge or None,  # started because an earlier deployment was late
+            "probe": attempt.probe or None,  # a half-open breaker's probe
+        }
+        out["metadata"].update({k: v for k, v in facts.items() if v is not None})
     if record.first_token is not None:
         out["completion_start_time"] = record.first_token
     return out
+
+
+def _rounded(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None
 
 
 def _level(record: GenerationRecord) -> tuple[str, str | None]:
