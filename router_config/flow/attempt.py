@@ -382,8 +382,10 @@ def safe_message(exc: BaseException) -> str:
     """The provider's own reason, without LiteLLM's trailers (redact, then cut to 300 chars)."""
     if isinstance(exc, asyncio.TimeoutError | httpx.TimeoutException):
         return "the provider did not answer in time"
+    if isinstance(exc, RecursionError) or "maximum recursion depth" in str(exc):
+        return "the request is nested too deeply to be encoded for the provider"
     text = str(getattr(exc, "message", None) or exc) or type(exc).__name__
-    for trailer in ("\n\nLiteLLM:", "\nReceived Model Group", "\nmodel="):
+    for trailer in ("\n\nLiteLLM:", "\nReceived Model Group", "\nmodel=", "\nTraceback"):
         text = text.split(trailer, 1)[0]
     return _LITELLM_PREFIXES.sub("", text).strip()
 

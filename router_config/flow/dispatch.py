@@ -31,6 +31,7 @@ from router_config.errors import (
     AllProvidersFailed,
     AttemptSummary,
     DeadlineExceeded,
+    InvalidRequest,
     UpstreamRejectedRequest,
 )
 from router_config.flow.attempt import AttemptRunner, Limits, Served
@@ -382,7 +383,10 @@ class _Race:
             self.plan[self.next : self.next] = special
         elif not failure.fail_over:
             await self._cancel_all()
-            raise UpstreamRejectedRequest(_last_message(ctx, failure.reason))
+            message = _last_message(ctx, failure.reason)
+            if failure.reason == "invalid_request":  # refused before it was sent: ours to say
+                raise InvalidRequest(f"The request cannot be sent to a provider: {message}.")
+            raise UpstreamRejectedRequest(message)
 
     async def _finish(self, winner: Lane) -> Served | None:
         """The winner has its first token: cancel the others, then let it finish (a caller

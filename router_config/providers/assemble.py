@@ -95,10 +95,10 @@ class _Choice:
                 known[key] = [*known.get(key, []), *logprobs[key]]
 
     def message(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "role": self.role,
-            "content": "".join(self.content) if self.content is not None else None,
-        }
+        content = "".join(self.content) if self.content is not None else None
+        if not content and (self.tool_calls or self.function_call):
+            content = None  # a call and no text: null, as a whole answer has it
+        out: dict[str, Any] = {"role": self.role, "content": content}
         if self.saw_refusal:
             out["refusal"] = "".join(self.refusal) if self.refusal is not None else None
         out.update(self.extra)
