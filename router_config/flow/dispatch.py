@@ -88,7 +88,7 @@ class Dispatcher:
 
     async def run(self, ctx: RequestContext) -> Served:
         """Serve ``ctx`` from the first deployment that answers in time."""
-        plan = self._planner.plan(ctx.group)
+        plan = self._planner.plan(ctx.group, ctx)
         i = 0
         while i < len(plan):
             deployment = plan[i]
@@ -272,7 +272,9 @@ class Dispatcher:
         if attempt.served_model:
             body["model"] = attempt.served_model
         attempt.usage = usage_from(body.get("usage"))
-        attempt.cost_usd = cost_usd(attempt.deployment, attempt.usage, litellm_cost)
+        attempt.cost_usd = cost_usd(
+            attempt.deployment, attempt.usage, litellm_cost, attempt.latency_ms / 1000
+        )
 
     def _fail(self, attempt: Attempt, failure: Failure, message: str) -> None:
         attempt.latency_ms = (self._clock() - attempt.started) * 1000

@@ -192,7 +192,8 @@ class Gateway:
                 "choices": [],
                 "usage": _usage_dict(attempt.usage),
             }
-        attempt.cost_usd = cost_usd(attempt.deployment, attempt.usage, None)
+        duration_s = self.clock() - attempt.started  # per-second prices: the whole stream
+        attempt.cost_usd = cost_usd(attempt.deployment, attempt.usage, None, duration_s)
         ctx.outcome = "ok"
         await self._settled(ctx, attempt)
         body = {

@@ -110,6 +110,11 @@ class RequestContext:
     status: int = 200
     wants_usage: bool = False
     required_version: str | None = None
+    # LiteLLM's request metadata (logs, Langfuse) and tags (tag routing: metadata.tags or tags).
+    metadata: dict[str, Any] = field(default_factory=dict)
+    request_tags: tuple[str, ...] = ()
+    # Per group, the load balancer's ranking of deployment ids for this request (planner).
+    routing: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def state_key(self) -> int:

@@ -1,0 +1,359 @@
+"""``LiteLLMCallbacks``: LiteLLM CustomLoggers of ``litellm_settings``, fired as LiteLLM fires them.
+
+LiteLLM fires its loggers from inside its own call path, which our direct calls
+bypass, and its proxy-only hooks (``async_pre_call_hook``...) never fire with
+``Router.acompletion``. So the callbacks are not registered with LiteLLM at all;
+this plugin fires them for every attempt on both paths, building each event
+with LiteLLM's own ``Logging`` object, so ``kwargs`` has LiteLLM's shape:
+``standard_logging_object``, ``response_cost`` (ours, the figure the ledger
+counts), ``litellm_params.metadata`` with the request's metadata and tags.
+
+- ``async_pre_call_hook`` runs before anything else: it may return a modified
+  request, a string (the answer, as LiteLLM's proxy returns it), or raise an
+  error with a status code (``fastapi.HTTPException``...) to refuse the request.
+- success events (sync and async) fire once per answering attempt, at the end
+  of a stream with the assembled answer; failure events for each failed attempt.
+- ``async_post_call_success_hook`` / ``async_post_call_failure_hook`` are called.
+A callback's own error (a bug in it) is logged as ``callback_error`` and never
+fails or slows a request: logging events run in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from router_config.errors import RouterError
+from router_config.flow.hooks import Attempt, Clock, GatewayPlugin, RequestContext
+from router_config.logs import emit
+
+# Request parameters a pre-call hook may set or change (besides messages and metadata); other
+# keys it adds (LiteLLM's proxy passes its own bookkeeping around) are not sent to providers.
+_HOOK_PARAMS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "n",
+        "max_tokens",
+        "max_completion_tokens",
+        "stop",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "seed",
+        "user",
+        "response_format",
+        "tools",
+        "tool_choice",
+        "reasoning_effort",
+    }
+)
+
+
+class CallbackRejected(RouterError):
+    """An ``async_pre_call_hook`` refused the request (its status and message)."""
+
+    error_type = "invalid_request_error"
+    code = "rejected_by_callback"
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status_code = status
+
+
+class LiteLLMCallbacks(GatewayPlugin):
+    """Fires LiteLLM CustomLoggers for every attempt, on both call paths."""
+
+    name = "litellm_callbacks"
+
+    def __init__(
+        self, success: Sequence[Any], failure: Sequence[Any], hooks: Sequence[Any], clock: Clock
+    ) -> None:
+        self._success = list(success)
+        self._failure = list(failure)
+        self._hooks = list(hooks)  # CustomLoggers from `callbacks`: the proxy hooks
+        self._clock = clock
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def close(self) -> None:
+        if self._pending:
+            await asyncio.wait(self._pending, timeout=2)
+
+    async def on_request(self, ctx: RequestContext) -> Mapping[str, Any] | None:
+        for hook in self._hooks:
+            if not _overrides(hook, "async_pre_call_hook"):
+                continue
+            try:
+                result = await hook.async_pre_call_hook(
+                    user_api_key_dict=_caller(ctx),
+                    cache=_cache(),
+                    data=_data(ctx),
+                    call_type="completion",
+                )
+            except Exception as exc:  # a refusal when it carries a status, else the hook's bug
+                _raise_if_refusal(exc)
+                _log_error(hook, "async_pre_call_hook", exc)
+                continue
+            if isinstance(result, Exception):
+                _raise_if_refusal(result)
+                raise CallbackRejected(str(result), 400)
+            if isinstance(result, str):  # LiteLLM's proxy answers with the string
+                ctx.tags.add("callback:rejected")
+                return _answer(ctx, result)
+            if isinstance(result, dict):
+                _apply(ctx, result)
+        return None
+
+    async def after_attempt(self, ctx: RequestContext, attempt: Attempt) -> None:
+        if attempt.outcome in ("error", "rejected") and self._failure:
+            self._spawn(self._log_failure(ctx, attempt))
+
+    async def on_success(self, ctx: RequestContext, body: Mapping[str, Any]) -> None:
+        attempt = ctx.final
+        if attempt is not None and self._success:
+            self._spawn(self._log_success(ctx, attempt, dict(body)))
+        for hook in self._hooks:
+            if _overrides(hook, "async_post_call_success_hook"):
+                try:
+                    await hook.async_post_call_success_hook(
+                        data=_data(ctx),
+                        user_api_key_dict=_caller(ctx),
+                        response=_response(body, attempt),
+                    )
+                except Exception as exc:  # observe only: the answer is already decided
+                    _log_error(hook, "async_post_call_success_hook", exc)
+
+    async def on_failure(self, ctx: RequestContext, error: Exception) -> Mapping[str, Any] | None:
+        for hook in self._hooks:
+            if _overrides(hook, "async_post_call_failure_hook"):
+                try:
+                    await hook.async_post_call_failure_hook(
+                        request_data=_data(ctx),
+                        original_exception=error,
+                        user_api_key_dict=_caller(ctx),
+                    )
+                except Exception as exc:  # observe only
+                    _log_error(hook, "async_post_call_failure_hook", exc)
+        return None
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _log_success(
+        self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any]
+    ) -> None:
+        start, end = self._times(attempt)
+        logging_obj = _logging_obj(ctx, attempt, start, self._success, success=True)
+        response = _response(body, attempt)
+        if ctx.stream:
+            logging_obj.model_call_details["complete_streaming_response"] = response
+        try:
+            await logging_obj.async_success_handler(result=response, start_time=start, end_time=end)
+        except Exception as exc:  # LiteLLM's handler guards each callback; this is a last net
+            _log_error(None, "async_success_handler", exc)
+        await self._sync(self._success, "log_success_event", logging_obj, response, start, end)
+
+    async def _log_failure(self, ctx: RequestContext, attempt: Attempt) -> None:
+        start, end = self._times(attempt)
+        logging_obj = _logging_obj(ctx, attempt, start, self._failure, success=False)
+        exc = _exception(attempt)
+        try:
+            await logging_obj.async_failure_handler(exc, None, start, end)
+        except Exception as error:  # last net, as above
+            _log_error(None, "async_failure_handler", error)
+        await self._sync(self._failure, "log_failure_event", logging_obj, None, start, end)
+
+    @staticmethod
+    async def _sync(
+        callbacks: Sequence[Any], name: str, logging_obj: Any, response: Any, start: Any, end: Any
+    ) -> None:
+        """The sync hooks, in a thread (LiteLLM runs them in its executor), same kwargs."""
+        for callback in callbacks:
+            if not _overrides(callback, name):
+                continue
+            try:
+                await asyncio.to_thread(
+                    getattr(callback, name), logging_obj.model_call_details, response, start, end
+                )
+            except Exception as exc:  # a callback's bug never reaches the request
+                _log_error(callback, name, exc)
+
+    def _times(self, attempt: Attempt) -> tuple[dt.datetime, dt.datetime]:
+        end = dt.datetime.now()
+        elapsed = max(self._clock() - attempt.started, attempt.latency_ms / 1000)
+        return end - dt.timedelta(seconds=elapsed), end
+
+
+def _overrides(callback: Any, name: str) -> bool:
+    from litellm.integrations.custom_logger import CustomLogger
+
+    method = getattr(type(callback), name, None)
+    return method is not None and method is not getattr(CustomLogger, name, None)
+
+
+def _raise_if_refusal(exc: BaseException) -> None:
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and 400 <= status < 600:
+        detail = getattr(exc, "detail", None) or getattr(exc, "message", None) or str(exc)
+        if isinstance(detail, dict):
+            detail = detail.get("error") or detail.get("message") or str(detail)
+        raise CallbackRejected(str(detail), status) from None
+
+
+def _log_error(callback: Any, hook: str, exc: BaseException) -> None:
+    emit(
+        "callback_error",
+        logging.ERROR,
+        callback=type(callback).__name__ if callback is not None else "litellm",
+        hook=hook,
+        error_class=type(exc).__name__,
+        message=str(exc)[:300],
+    )
+
+
+def _caller(ctx: RequestContext) -> Any:
+    from litellm.proxy._types import UserAPIKeyAuth
+
+    return UserAPIKeyAuth(key_alias=ctx.key_alias, team_id=ctx.team, metadata=dict(ctx.metadata))
+
+
+def _cache() -> Any:
+    from litellm.caching.dual_cache import DualCache
+
+    return DualCache()
+
+
+def _data(ctx: RequestContext) -> dict[str, Any]:
+    """The request as LiteLLM's proxy hands it to its hooks."""
+    return {
+        "model": ctx.group,
+        "messages": ctx.messages,
+        "stream": ctx.stream,
+        **ctx.params,
+        "metadata": {**ctx.metadata, "tags": list(ctx.request_tags)},
+    }
+
+
+def _apply(ctx: RequestContext, data: Mapping[str, Any]) -> None:
+    """A pre-call hook's modified request: messages, parameters and metadata."""
+    if isinstance(data.get("messages"), list):
+        ctx.messages = list(data["messages"])
+    allowed = _HOOK_PARAMS | ctx.params.keys()
+    ctx.params = {k: v for k, v in data.items() if k in allowed and v is not None}
+    if isinstance(data.get("metadata"), Mapping):
+        ctx.metadata = {k: v for k, v in data["metadata"].items() if k != "tags"}
+
+
+def _answer(ctx: RequestContext, text: str) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(dt.datetime.now().timestamp()),
+        "model": ctx.group,
+        "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+        ],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+    }
+
+
+def _response(body: Mapping[str, Any], attempt: Attempt | None) -> Any:
+    from litellm.types.utils import ModelResponse
+
+    response = ModelResponse(**dict(body))
+    if attempt is not None:
+        response._hidden_params = {
+            "response_cost": attempt.cost_usd,
+            "model_id": attempt.deployment.id,
+            "api_base": attempt.deployment.api_base,
+            "custom_llm_provider": attempt.deployment.provider,
+        }
+    return response
+
+
+def _logging_obj(
+    ctx: RequestContext,
+    attempt: Attempt,
+    start: dt.datetime,
+    callbacks: Sequence[Any],
+    *,
+    success: bool,
+) -> Any:
+    """LiteLLM's Logging for one attempt, with the callbacks as its only (dynamic) ones."""
+    from litellm.litellm_core_utils.litellm_logging import Logging
+
+    dep = attempt.deployment
+    chosen = list(callbacks)
+    logging_obj = Logging(
+        model=dep.pinned_model,
+        messages=ctx.messages,
+        stream=ctx.stream,
+        call_type="acompletion",
+        start_time=start,
+        litellm_call_id=f"{ctx.request_id}-{attempt.number}",
+        function_id=ctx.request_id,
+        dynamic_success_callbacks=[],
+        dynamic_async_success_callbacks=chosen if success else [],
+        dynamic_failure_callbacks=[],
+        dynamic_async_failure_callbacks=[] if success else chosen,
+    )
+    model_info = {**dep.model_info, "id": dep.id}
+    logging_obj.update_environment_variables(
+        litellm_params={
+            "metadata": {
+                **ctx.metadata,
+                "tags": list(ctx.request_tags),
+                "model_group": ctx.group,
+                "deployment": dep.model,
+                "model_info": model_info,
+                "api_base": dep.api_base,
+                "user_api_key_alias": ctx.key_alias,
+                "user_api_key_team_id": ctx.team,
+                "requester_metadata": dict(ctx.metadata),
+            },
+            "model_info": model_info,
+            "api_base": dep.api_base,
+            "custom_llm_provider": dep.provider,
+        },
+        optional_params=dict(ctx.params),
+        model=dep.pinned_model,
+        user=ctx.params.get("user"),
+        custom_llm_provider=dep.provider,
+    )
+    return logging_obj
+
+
+def _exception(attempt: Attempt) -> Exception:
+    """The failure as the LiteLLM exception a callback expects (status, message, provider)."""
+    import litellm
+
+    dep = attempt.deployment
+    message = attempt.message or attempt.reason or "error"
+    kinds: dict[str, Any] = {
+        "timeout": litellm.Timeout,
+        "rate_limited": litellm.RateLimitError,
+        "context_window": litellm.ContextWindowExceededError,
+        "content_policy": litellm.ContentPolicyViolationError,
+        "auth": litellm.AuthenticationError,
+        "key_refused": litellm.AuthenticationError,
+    }
+    kind = kinds.get(attempt.reason or "", litellm.APIError)
+    try:
+        if kind is litellm.APIError:
+            error = litellm.APIError(
+                status_code=attempt.status or 500,
+                message=message,
+                llm_provider=dep.provider,
+                model=dep.pinned_model,
+            )
+        else:
+            error = kind(message=message, llm_provider=dep.provider, model=dep.pinned_model)
+    except Exception:  # a LiteLLM signature we did not expect: still an exception to log
+        return RuntimeError(message)
+    return error if isinstance(error, Exception) else RuntimeError(message)
