@@ -93,7 +93,11 @@ def _callbacks(deps: PluginDeps) -> GatewayPlugin | None:
         out: list[Any] = []
         for kind in kinds:
             for name in configured.get(kind, ()):
-                found = callback_instance(name, source)
+                try:
+                    found = callback_instance(name, source)
+                except ImportError as exc:  # a LiteLLM logger whose dependencies are missing
+                    emit("callback_unavailable", logging.WARNING, callback=name, reason=str(exc))
+                    continue
                 if found is not None and all(found is not o for o in out):
                     out.append(found)
         return out

@@ -40,7 +40,7 @@ def test_default_timeouts_fail_over_within_4_seconds(tmp_path: Path) -> None:
 
 def test_litellm_retry_settings_are_reported_as_not_applied(tmp_path: Path) -> None:
     _, out = run(tmp_path, CONFIG)
-    assert "router_settings.num_retries is not applied" in out
+    assert "router_settings.num_retries: not applied: llm-router's own failover" in out
 
 
 def test_a_first_token_timeout_that_can_reach_5_seconds_is_refused(tmp_path: Path) -> None:

@@ -61,8 +61,14 @@ async def request_context(generation: Generation, request: Request, now: float) 
         deadline=now + _deadline_s(request.headers, config.plugins.failover.deadline_s),
         wants_usage=wants_usage,
         metadata=dict(chat.metadata or {}),
-        request_tags=chat.routing_tags(),
+        request_tags=_tags(chat.routing_tags(), request.headers.get("x-litellm-tags")),
     )
+
+
+def _tags(body_tags: tuple[str, ...], header: str | None) -> tuple[str, ...]:
+    """Routing tags from the body, then LiteLLM's ``x-litellm-tags`` header (comma-separated)."""
+    extra = [t.strip() for t in (header or "").split(",") if t.strip()]
+    return (*body_tags, *(t for t in extra if t not in body_tags))
 
 
 def _with_cache_directives(headers: Any, cache: dict[str, Any] | None) -> dict[str, str]:

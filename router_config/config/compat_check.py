@@ -229,3 +229,19 @@ def _litellm_setting_names() -> frozenset[str]:
 def _close(key: str, candidates: Iterable[str], cutoff: float) -> str | None:
     found = difflib.get_close_matches(key, sorted(candidates), n=1, cutoff=cutoff)
     return found[0] if found else None
+
+
+def is_applied(path: str) -> bool:
+    """Whether llm-router reads the key at ``path`` (``general_settings.alerting[0].x``...).
+
+    A missing ``os.environ/`` variable under a key that is not applied is only a warning:
+    LiteLLM's proxy would not need it either for what llm-router does."""
+    head = path.split("[", 1)[0]
+    section, _, rest = head.partition(".")
+    if section in LITELLM_SECTIONS:
+        return False
+    if section not in ("general_settings", "litellm_settings", "router_settings") or not rest:
+        return True
+    key = rest.split(".", 1)[0]
+    row = TABLE.get(f"{section}.{key}") or TABLE[f"{section}.*"]
+    return row.status != "unsupported"

@@ -56,7 +56,7 @@ TABLE: dict[str, Support] = {
     "assistant_settings": _u("not applied: llm-router serves chat completions only"),
     "pass_through_endpoints": _u("not applied: call the provider directly"),
     "mcp_servers": _u("not applied: llm-router has no MCP gateway"),
-    "*": _u("any other LiteLLM section is named by check and not applied"),
+    "*": _u("not applied: a LiteLLM proxy feature llm-router does not have"),
     # model_list entries.
     "model_list[].model_name": _h("a model group; '*' and 'provider/*' are wildcard routes"),
     "model_list[].litellm_params.*": _h("passed to LiteLLM's provider call as written"),
@@ -123,7 +123,7 @@ TABLE: dict[str, Support] = {
         "not applied: router_plugins.budgets (alerts before the limit, no overshoot)"
     ),
     "router_settings.cache_responses": _u("not applied: use litellm_settings.cache"),
-    "router_settings.*": _u("any other Router setting is named by check and not applied"),
+    "router_settings.*": _u("not applied: a LiteLLM Router setting llm-router does not use"),
     # litellm_settings.
     "litellm_settings.drop_params": _h(),
     "litellm_settings.modify_params": _h(),
@@ -158,13 +158,15 @@ TABLE: dict[str, Support] = {
     "litellm_settings.turn_off_message_logging": _d(
         "prompts are never logged; Langfuse gets them only with router_plugins.langfuse.log_content"
     ),
-    "litellm_settings.*": _u("any other LiteLLM setting is named by check and not applied"),
+    "litellm_settings.*": _u("not applied: a LiteLLM module setting llm-router does not set"),
     # general_settings.
     "general_settings.master_key": _h("opens everything, admin endpoints included"),
     "general_settings.alerting": _u("not applied: router_plugins.alerts (log, webhook, Slack)"),
     "general_settings.database_url": _u(_NO_DB),
     "general_settings.store_model_in_db": _u(_NO_DB),
-    "general_settings.*": _u("any other proxy setting is named by check and not applied"),
+    "general_settings.*": _u(
+        "not applied: a setting of LiteLLM's proxy server (database, UI, auth...)"
+    ),
     # Callbacks, by name.
     "callback: module.instance": _h("a CustomLogger found beside the config, as LiteLLM finds it"),
     "callback: langfuse": _u(

@@ -77,6 +77,7 @@ def _deployment(
 ) -> Deployment | None:
     params = entry.litellm_params
     path = f"model_list[{i}]"
+    mode: str | None = None
     try:
         model, provider = provider_of(params.model, params.api_base)
     except Exception:  # LiteLLM raises bare Exception subclasses of its own here
@@ -113,7 +114,7 @@ def _deployment(
         litellm_params=_plain_params(entry),
         model_info=info,
         api_keys=params.api_keys or ((params.api_key,) if params.api_key else ()),
-        mode=str(info.get("mode") or map_mode(f"{provider}/{model}", provider) or "chat"),
+        mode=str(info.get("mode") or mode or map_mode(f"{provider}/{model}", provider) or "chat"),
         weight=float(weight) if isinstance(weight, int | float) and weight > 0 else None,
         tags=tuple(map(str, tags)) if isinstance(tags, list) else (),
     )

@@ -19,7 +19,7 @@ from typing import Any, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from router_config.config.compat_check import check_sections
+from router_config.config.compat_check import check_sections, is_applied
 from router_config.config.normalize import normalize
 from router_config.config.schema import RawConfig, RouterConfig
 from router_config.errors import ConfigError, ConfigIssue
@@ -85,7 +85,11 @@ def parse_config(
         env = {**env, **{str(k): str(v) for k, v in own.items()}}
     resolved = resolve_env(data, env, "", issues)
     section_issues, compat_warnings = check_sections(resolved)
-    issues += section_issues
+    unset = [i for i in issues if i.message.endswith("is not set") and not is_applied(i.path)]
+    issues = [i for i in issues if i not in unset] + section_issues
+    compat_warnings += [
+        f"{i.path}: {i.message} (not needed: the key is not applied)" for i in unset
+    ]
     raw = _validate(resolved, issues)
     if raw is None:
         raise ConfigError(source, issues)

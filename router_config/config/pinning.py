@@ -97,9 +97,7 @@ def pin_issues(
             else:
                 warnings.append(
                     f"{path}: {dep.id} uses the floating alias {dep.pinned_model!r}: the version "
-                    "its first answer names is recorded and drift from it alerted (pin "
-                    f"{_suggest(dep.pinned_model) if not is_local(dep) else 'model_info.version'}"
-                    " or run llm-router pin to make results reproducible)"
+                    f"its first answer names is recorded and drift from it alerted ({_how(dep)})"
                 )
         retires = catalog().retires.get(base_name(dep.pinned_model))
         if retires is not None and (retires - today).days <= warn_days:
@@ -109,6 +107,15 @@ def pin_issues(
                 "plan a pin upgrade (README, 'Version pinning')"
             )
     return issues, warnings
+
+
+def _how(dep: Deployment) -> str:
+    """How to pin this deployment for reproducible results."""
+    if is_local(dep):
+        return "name the weights in model_info.version to pin it"
+    if dep.provider in ("azure", "azure_ai"):
+        return "an Azure deployment name: deploy a dated model version to pin it"
+    return f"pin {_suggest(dep.pinned_model)}, or run llm-router pin"
 
 
 def _refusal(dep: Deployment, path: str) -> ConfigIssue:

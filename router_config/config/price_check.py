@@ -25,7 +25,9 @@ def price_issues(config: RouterConfig) -> tuple[list[ConfigIssue], list[str]]:
     """Errors for billed deployments priced nowhere; warnings where billing is unknown."""
     errors: list[ConfigIssue] = []
     warnings: list[str] = []
-    for dep in (*config.deployments, *config.others):
+    # Only chat deployments are served (and billed per token or second); other modes are
+    # priced per image, query... by LiteLLM, and listed by check for now.
+    for dep in config.deployments:
         if price_source(dep).kind != "unpriced":
             continue
         path = f"model_list[{dep.index}].model_info"

@@ -31,6 +31,8 @@ def resolve_group(config: RouterConfig, name: str) -> str | None:
     target = config.aliases.get(name, name)
     if target in config.groups:
         return target
+    if any(d.id == target for d in config.deployments):
+        return target  # a deployment id: LiteLLM accepts one as a fallback (or model) name
     if name not in config.aliases and wildcard_deployments(config.wildcards, name):
         return name
     return None
