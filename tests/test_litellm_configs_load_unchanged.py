@@ -45,6 +45,12 @@ REQUESTS: dict[str, dict[str, object]] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _otel_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two configs name LiteLLM's ``otel`` logger: keep its spans in memory, not on stdout."""
+    monkeypatch.setenv("OTEL_EXPORTER", "in_memory")
+
+
 @pytest.fixture(scope="module")
 def own_redis() -> Iterator[int]:
     """A redis-server of this suite's own (database 0 is ours), stopped at the end."""
