@@ -33,6 +33,8 @@ def resolve_group(config: RouterConfig, name: str) -> str | None:
         return target
     if any(d.id == target for d in config.deployments):
         return target  # a deployment id: LiteLLM accepts one as a fallback (or model) name
+    if any(d.group == target for d in config.others):
+        return None  # an embedding or image group: never a chat route, not even a wildcard's
     if name not in config.aliases and wildcard_deployments(config.wildcards, name):
         return name
     return None

@@ -32,7 +32,11 @@ class Planner:
     def __init__(self, config: RouterConfig) -> None:
         self._config = config
         by_id = {d.id: d for d in config.deployments}
-        self._static = {group: [by_id[i] for i in ids] for group, ids in config.groups.items()}
+        # A deployment id names that deployment alone (LiteLLM's fallback to a model id).
+        self._static = {dep_id: [dep] for dep_id, dep in by_id.items()}
+        self._static.update(
+            {group: [by_id[i] for i in ids] for group, ids in config.groups.items()}
+        )
         self._wild: dict[str, list[Deployment]] = {}
 
     def plan(self, group: str, ctx: RequestContext | None = None) -> list[Deployment]:
