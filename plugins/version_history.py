@@ -41,9 +41,11 @@ def config_hash(config: RouterConfig) -> str:
 
 
 def history_path(config: RouterConfig) -> Path:
-    """``pinning.history_file``, else ``$XDG_STATE_HOME/llm-router/<namespace>/versions.jsonl``."""
-    if config.plugins.pinning.history_file:
-        return Path(config.plugins.pinning.history_file).expanduser()
+    """``pinning.history_file`` (or ``$LLM_ROUTER_VERSIONS_FILE``), else
+    ``$XDG_STATE_HOME/llm-router/<namespace>/versions.jsonl``."""
+    configured = config.plugins.pinning.history_file or os.environ.get("LLM_ROUTER_VERSIONS_FILE")
+    if configured:
+        return Path(configured).expanduser()
     state = os.environ.get("XDG_STATE_HOME") or "~/.local/state"
     return Path(state).expanduser() / "llm-router" / config.plugins.namespace / "versions.jsonl"
 

@@ -17,7 +17,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from plugins.version_history import VersionHistory, sight_key
-from router_config.config.pinning import is_floating_deployment, pinned_version, served_matches
+from router_config.config.pinning import (
+    is_floating_deployment,
+    pin_reference,
+    pinned_version,
+    served_matches,
+)
 from router_config.config.plugin_settings import PinningSettings
 from router_config.config.schema import Deployment, RouterConfig
 from router_config.errors import VersionDrift, VersionUnavailable
@@ -125,7 +130,7 @@ class VersionPinning(GatewayPlugin):
         """What ``served`` must match: the pin, or for a floating alias the version its first
         answer named (recorded now, when this is the first answer)."""
         if not is_floating_deployment(dep):
-            return dep.pinned_model
+            return pin_reference(dep)
         slot = sight_key(dep)
         if slot not in self._seen:
             when = dt.datetime.fromtimestamp(self._now(), dt.UTC)

@@ -2,9 +2,9 @@
 
 The dated version is the one the alias was first seen serving (the pin
 history of the config's namespace, when the config loads), else the one
-``data/model_versions.yaml`` says the alias points to today. The file is
-rewritten with ruamel.yaml's round trip, so its comments, order and quoting
-stay as they were; only the ``model`` values change. Deployments that cannot
+``data/model_versions.yaml`` says the alias points to today. ruamel.yaml's
+round-trip parser locates each ``model`` value; only those values change in
+the text, so comments, order, quoting and alignment stay as they were. Deployments that cannot
 be pinned this way are listed with the reason (an Azure deployment name is not
 a version; a local server needs ``model_info.version``).
 """
@@ -12,7 +12,6 @@ a version; a local server needs ``model_info.version``).
 from __future__ import annotations
 
 import asyncio
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,37 +36,60 @@ class PinResult:
 
 
 def pin_file(source: Path, target: Path) -> PinResult:
-    """Write ``target``: ``source`` with each floating alias pinned; return what changed."""
-    yaml = YAML()  # round trip: comments, key order and quotes are kept
-    yaml.preserve_quotes = True
-    yaml.width = 4096
-    data = yaml.load(source.read_text(encoding="utf-8"))
+    """Write ``target``: ``source`` with each floating alias pinned; return what changed.
+
+    The file is parsed with ruamel.yaml only to find where each ``model`` value sits; the
+    new value is written at exactly that place in the original text, so every other byte
+    (comments, quotes, indentation, alignment) stays as it was."""
+    text = source.read_text(encoding="utf-8")
+    data = YAML().load(text)  # round-trip loader: nodes know their line and column
+    lines = text.splitlines(keepends=True)
     seen, note = _first_seen(source)
     result = PinResult(note=note)
     for i, entry in enumerate(data.get("model_list") or []):
-        params = entry.get("litellm_params") or {}
-        model = params.get("model")
+        params: Any = entry.get("litellm_params")
+        model = params.get("model") if params is not None else None
         if not isinstance(model, str) or "*" in str(entry.get("model_name", "")):
             continue
-        try:
-            name, provider = provider_of(model, params.get("api_base"))
-        except Exception:  # not servable anyway: check names it
+        dated, why = _dated(model, params.get("api_base"), seen.get(i))
+        if dated is None:
+            if why:
+                result.skipped.append((i, model, why))
             continue
-        if not is_floating(name):
+        line, col = params.lc.value("model")
+        if not _replace(lines, line, col, model, dated):
+            result.skipped.append((i, model, "its value could not be located in the text"))
             continue
-        if provider in _NO_VERSIONS:
-            result.skipped.append((i, model, "an Azure deployment name, not a model version"))
-            continue
-        dated = seen.get(i) or current_version(name)
-        if not dated or is_floating(dated):
-            result.skipped.append((i, model, "no dated version known: serve it once, or edit"))
-            continue
-        params["model"] = model[: len(model) - len(base_name(model))] + dated
-        result.pinned.append((i, model, params["model"]))
-    out = io.StringIO()
-    yaml.dump(data, out)
-    target.write_text(out.getvalue(), encoding="utf-8")
+        result.pinned.append((i, model, dated))
+    target.write_text("".join(lines), encoding="utf-8")
     return result
+
+
+def _dated(model: str, api_base: str | None, seen: str | None) -> tuple[str | None, str]:
+    """The pinned model string for ``model``, or None and why not ("" when already pinned)."""
+    try:
+        name, provider = provider_of(model, api_base)
+    except Exception:  # not servable anyway: check names it
+        return None, ""
+    if not is_floating(name):
+        return None, ""
+    if provider in _NO_VERSIONS:
+        return None, "an Azure deployment name, not a model version"
+    dated = seen or current_version(name)
+    if not dated or is_floating(dated):
+        return None, "no dated version known: serve it once, or edit"
+    return model[: len(model) - len(base_name(model))] + dated, ""
+
+
+def _replace(lines: list[str], line: int, col: int, old: str, new: str) -> bool:
+    """Put ``new`` where the scalar ``old`` starts (plain or quoted); False if it is not there."""
+    text = lines[line]
+    quote = text[col] if text[col : col + 1] in ("'", '"') else ""
+    token = f"{quote}{old}{quote}"
+    if text[col : col + len(token)] != token:
+        return False
+    lines[line] = text[:col] + f"{quote}{new}{quote}" + text[col + len(token) :]
+    return True
 
 
 def _first_seen(source: Path) -> tuple[dict[int, str], str]:

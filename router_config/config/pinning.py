@@ -78,7 +78,16 @@ def is_floating_deployment(deployment: Deployment) -> bool:
     server without ``model_info.version``. Such a deployment is pinned on first sight."""
     if deployment.model_info.get("version"):
         return False
-    return is_local(deployment) or is_floating(deployment.pinned_model)
+    return is_local(deployment) or is_floating(pin_reference(deployment))
+
+
+def pin_reference(deployment: Deployment) -> str:
+    """The model name answers are checked against: the model, or for Azure (whose model is
+    a deployment name) the ``model_info.base_model`` it was deployed from, when given."""
+    base = deployment.model_info.get("base_model")
+    if deployment.provider in ("azure", "azure_ai") and base:
+        return base_name(str(base))
+    return deployment.pinned_model
 
 
 def pin_issues(

@@ -8,7 +8,6 @@ them: they already meet the product targets (failover < 5 s).
 
 from __future__ import annotations
 
-import os
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -174,9 +173,8 @@ class PinningSettings(_Strict):
     on_drift: Literal["warn", "fail_over", "reject"] = "warn"
     retire_warn_days: int = Field(default=30, ge=0)
     require_pins: bool = False
-    history_file: str | None = Field(
-        default_factory=lambda: os.environ.get("LLM_ROUTER_VERSIONS_FILE")
-    )
+    # None: $LLM_ROUTER_VERSIONS_FILE, else one file per namespace in the state directory.
+    history_file: str | None = None
 
 
 class BudgetLimit(_Strict):
