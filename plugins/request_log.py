@@ -76,4 +76,7 @@ class RequestLogger(GatewayPlugin):
             outcome=ctx.outcome,
             status=ctx.status,
             tags=sorted(ctx.tags),
+            # The caller's own: LiteLLM's request metadata and routing tags, when sent.
+            **({"metadata": ctx.metadata} if ctx.metadata else {}),
+            **({"request_tags": list(ctx.request_tags)} if ctx.request_tags else {}),
         )

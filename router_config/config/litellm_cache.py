@@ -96,4 +96,5 @@ def _redis_url(params: Mapping[str, Any], environ: Mapping[str, str]) -> str | N
     port = params.get("port") or environ.get("REDIS_PORT") or 6379
     password = params.get("password") or environ.get("REDIS_PASSWORD")
     auth = f":{password}@" if password else ""
-    return f"redis://{auth}{host}:{port}"
+    db = params.get("db")
+    return f"redis://{auth}{host}:{port}" + (f"/{int(db)}" if db is not None else "")
