@@ -13,6 +13,8 @@ counts), ``litellm_params.metadata`` with the request's metadata and tags.
   error with a status code (``fastapi.HTTPException``...) to refuse the request.
 - success events (sync and async) fire once per answering attempt, at the end
   of a stream with the assembled answer; failure events for each failed attempt.
+- ``async_moderation_hook`` runs before the call (LiteLLM runs it beside it): any
+  error it raises refuses the request; ``log_pre_api_call`` runs before each attempt.
 - ``async_post_call_success_hook`` / ``async_post_call_failure_hook`` are called.
 A callback's own error (a bug in it) is logged as ``callback_error`` and never
 fails or slows a request: logging events run in the background.
@@ -24,12 +26,15 @@ import asyncio
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from router_config.errors import RouterError
 from router_config.flow.hooks import Attempt, Clock, GatewayPlugin, RequestContext
 from router_config.logs import emit
+
+if TYPE_CHECKING:
+    from router_config.config.schema import Deployment
 
 # Request parameters a pre-call hook may set or change (besides messages and metadata); other
 # keys it adds (LiteLLM's proxy passes its own bookkeeping around) are not sent to providers.
@@ -71,8 +76,14 @@ class LiteLLMCallbacks(GatewayPlugin):
     name = "litellm_callbacks"
 
     def __init__(
-        self, success: Sequence[Any], failure: Sequence[Any], hooks: Sequence[Any], clock: Clock
+        self,
+        success: Sequence[Any],
+        failure: Sequence[Any],
+        hooks: Sequence[Any],
+        clock: Clock,
+        resolve: Callable[[str], str | None] = lambda name: name,
     ) -> None:
+        self._resolve = resolve  # a model name a hook sets -> the group serving it, or None
         self._success = list(success)
         self._failure = list(failure)
         self._hooks = list(hooks)  # CustomLoggers from `callbacks`: the proxy hooks
@@ -106,7 +117,43 @@ class LiteLLMCallbacks(GatewayPlugin):
                 return _answer(ctx, result)
             if isinstance(result, dict):
                 _apply(ctx, result)
+                self._reroute(ctx, result.get("model"))
+        await self._moderate(ctx)
         return None
+
+    def _reroute(self, ctx: RequestContext, model: Any) -> None:
+        """A hook that set ``data["model"]`` sends the request to that model's group."""
+        if not isinstance(model, str) or model == ctx.group:
+            return
+        group = self._resolve(model)
+        if group is None:
+            raise CallbackRejected(f"The model '{model}' set by a callback does not exist.", 400)
+        ctx.group = group
+
+    async def _moderate(self, ctx: RequestContext) -> None:
+        """``async_moderation_hook``: LiteLLM runs it beside the call; here before it, so a
+        refusal costs no provider call. Any error it raises refuses the request."""
+        for hook in self._hooks:
+            if not _overrides(hook, "async_moderation_hook"):
+                continue
+            try:
+                await hook.async_moderation_hook(
+                    data=_data(ctx), user_api_key_dict=_caller(ctx), call_type="completion"
+                )
+            except Exception as exc:  # the hook's way to refuse
+                _raise_if_refusal(exc)
+                raise CallbackRejected(str(exc) or type(exc).__name__, 400) from None
+
+    async def before_attempt(self, ctx: RequestContext, deployment: Deployment) -> None:
+        """``log_pre_api_call`` / ``async_log_pre_api_call``, as LiteLLM calls them."""
+        for callback in self._success:
+            try:
+                if _overrides(callback, "async_log_pre_api_call"):
+                    await callback.async_log_pre_api_call(deployment.model, ctx.messages, {})
+                if _overrides(callback, "log_pre_api_call"):
+                    callback.log_pre_api_call(deployment.model, ctx.messages, {})
+            except Exception as exc:  # a logger's bug never reaches the request
+                _log_error(callback, "log_pre_api_call", exc)
 
     async def after_attempt(self, ctx: RequestContext, attempt: Attempt) -> None:
         if attempt.outcome in ("error", "rejected") and self._failure:

@@ -30,6 +30,7 @@ from plugins.response_cache import ResponseCache
 from plugins.version_history import VersionHistory
 from plugins.version_pinning import VersionPinning
 from router_config.config.callback_names import callback_instance
+from router_config.config.routes import resolve_group
 from router_config.config.schema import RouterConfig
 from router_config.flow.hooks import Clock, GatewayPlugin
 from router_config.logs import emit
@@ -107,6 +108,7 @@ def _callbacks(deps: PluginDeps) -> GatewayPlugin | None:
         failure=instances("callbacks", "failure_callback"),
         hooks=instances("callbacks"),
         clock=deps.clock,
+        resolve=lambda name: resolve_group(deps.config, name),
     )
 
 

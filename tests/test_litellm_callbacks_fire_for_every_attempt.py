@@ -134,6 +134,11 @@ def test_the_pre_call_hook_modifies_or_refuses_a_request(
     assert "Violated content safety policy" in refused.value.message
     answered = ask(server, "Hello world").parse()  # a string: LiteLLM answers with it
     assert answered.choices[0].message.content == "This is an invalid response"
+    with pytest.raises(openai.BadRequestError) as moderated:
+        ask(server, "moderate me")
+    assert "Moderation said no" in moderated.value.message
+    rerouted = ask(server, "reroute me")  # the hook set data["model"]
+    assert rerouted.headers["x-router-deployment"] == "anthropic-router"
 
 
 def test_a_bug_in_a_callback_never_fails_the_request(

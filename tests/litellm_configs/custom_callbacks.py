@@ -39,12 +39,18 @@ class MyCustomHandler(
             return "This is an invalid response"  # returned to the caller as the answer
         if "forbidden" in text:
             raise HTTPException(status_code=400, detail={"error": "Violated content safety policy"})
+        if "reroute" in text:
+            data["model"] = "anthropic-router"  # a deployment id: LiteLLM routes to it
         if "crash" in text:
             raise KeyError("a bug in the hook")  # not a refusal: the request goes on
         data["temperature"] = 0.2
         data.setdefault("metadata", {})["hooked"] = True
         self.events.append(("pre_call", data["model"], user_api_key_dict.team_id))
         return data
+
+    async def async_moderation_hook(self, data: dict, user_api_key_dict, call_type):
+        if "moderate me" in str(data["messages"][-1].get("content")):
+            raise HTTPException(status_code=400, detail={"error": "Moderation said no"})
 
     async def async_post_call_success_hook(
         self, data: dict, user_api_key_dict: UserAPIKeyAuth, response
