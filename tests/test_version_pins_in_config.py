@@ -97,3 +97,24 @@ def test_a_retired_or_retiring_pin_is_warned_about(tmp_path: Path) -> None:
     )
     assert code == 0, out
     assert "claude-3-5-sonnet-20241022 retired on 2025-10-22" in out
+
+
+def test_check_strict_refuses_a_wildcard_route(tmp_path: Path) -> None:
+    wildcard = '  - model_name: "*"\n    litellm_params: {model: "openai/*", api_key: k}\n'
+    code, out = check(tmp_path, wildcard)
+    assert code == 0 and "wildcard route '*'" in out
+    code, out = check(tmp_path, wildcard, "--strict")
+    assert code == 1 and "model_list[0].model_name" in out
+
+
+def test_an_azure_deployment_without_a_model_name_is_skipped_not_called_floating(
+    tmp_path: Path,
+) -> None:
+    code, out = check(
+        tmp_path,
+        GPT_4O + "  - model_name: images\n    litellm_params:\n"
+        "      model: azure/\n      api_base: https://x.openai.azure.com\n      api_key: k\n",
+    )
+    assert code == 0, out
+    assert "'azure/' names no model, so this deployment is not served" in out
+    assert "'' is a floating alias" not in out
