@@ -8,12 +8,13 @@ import logging
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 
 from router_config.config.compat_table import TABLE
 from router_config.config.loader import parse_config
 from router_config.errors import ConfigError
-from tests.conftest import ConfigFactory
+from tests.conftest import ConfigFactory, Providers
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "coming-from-litellm.md"
 
@@ -121,3 +122,25 @@ def test_the_example_config_sets_nothing_that_is_not_applied() -> None:
     env = {name: "x" for name in re.findall(r"os\.environ/(\w+)", text)}
     config = parse_config(text, source=str(example), environ=env)
     assert not [w for w in config.warnings if "not applied" in w]
+
+
+def test_environment_variables_are_set_before_references_resolve(
+    providers: Providers, serve
+) -> None:
+    text = (
+        "environment_variables:\n  MY_GATEWAY_BASE: os.environ/OPENAI_BASE\n"
+        "  MY_KEY: sk-from-config\n"
+        "model_list:\n  - model_name: chat\n    litellm_params:\n"
+        "      model: openai/gpt-4o-2024-08-06\n"
+        "      api_base: os.environ/MY_GATEWAY_BASE\n      api_key: os.environ/MY_KEY\n"
+    )
+    config = parse_config(text, source="env.yaml", environ=providers.env())
+    assert config.environment["MY_KEY"] == "sk-from-config"
+    gateway = serve(config)
+    reply = httpx.post(
+        f"{gateway.openai_base}/chat/completions",
+        json={"model": "chat", "messages": [{"role": "user", "content": "hi"}]},
+        timeout=10,
+    )
+    assert reply.status_code == 200
+    assert providers.openai.stats()["by_key"] == {"nfig": 1}
