@@ -25,38 +25,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from plugins import litellm_events as events
 from router_config.errors import RouterError
 from router_config.flow.hooks import Attempt, Clock, GatewayPlugin, RequestContext
 from router_config.logs import emit
 
 if TYPE_CHECKING:
     from router_config.config.schema import Deployment
-
-# Request parameters a pre-call hook may set or change (besides messages and metadata); other
-# keys it adds (LiteLLM's proxy passes its own bookkeeping around) are not sent to providers.
-_HOOK_PARAMS = frozenset(
-    {
-        "temperature",
-        "top_p",
-        "n",
-        "max_tokens",
-        "max_completion_tokens",
-        "stop",
-        "presence_penalty",
-        "frequency_penalty",
-        "logit_bias",
-        "seed",
-        "user",
-        "response_format",
-        "tools",
-        "tool_choice",
-        "reasoning_effort",
-    }
-)
 
 
 class CallbackRejected(RouterError):
@@ -100,9 +78,9 @@ class LiteLLMCallbacks(GatewayPlugin):
                 continue
             try:
                 result = await hook.async_pre_call_hook(
-                    user_api_key_dict=_caller(ctx),
-                    cache=_cache(),
-                    data=_data(ctx),
+                    user_api_key_dict=events.caller(ctx),
+                    cache=events.cache(),
+                    data=events.data(ctx),
                     call_type="completion",
                 )
             except Exception as exc:  # a refusal when it carries a status, else the hook's bug
@@ -114,9 +92,9 @@ class LiteLLMCallbacks(GatewayPlugin):
                 raise CallbackRejected(str(result), 400)
             if isinstance(result, str):  # LiteLLM's proxy answers with the string
                 ctx.tags.add("callback:rejected")
-                return _answer(ctx, result)
+                return events.answer(ctx, result)
             if isinstance(result, dict):
-                _apply(ctx, result)
+                events.apply(ctx, result)
                 self._reroute(ctx, result.get("model"))
         await self._moderate(ctx)
         return None
@@ -138,7 +116,9 @@ class LiteLLMCallbacks(GatewayPlugin):
                 continue
             try:
                 await hook.async_moderation_hook(
-                    data=_data(ctx), user_api_key_dict=_caller(ctx), call_type="completion"
+                    data=events.data(ctx),
+                    user_api_key_dict=events.caller(ctx),
+                    call_type="completion",
                 )
             except Exception as exc:  # the hook's way to refuse
                 _raise_if_refusal(exc)
@@ -167,9 +147,9 @@ class LiteLLMCallbacks(GatewayPlugin):
             if _overrides(hook, "async_post_call_success_hook"):
                 try:
                     await hook.async_post_call_success_hook(
-                        data=_data(ctx),
-                        user_api_key_dict=_caller(ctx),
-                        response=_response(body, attempt),
+                        data=events.data(ctx),
+                        user_api_key_dict=events.caller(ctx),
+                        response=events.response(body, attempt),
                     )
                 except Exception as exc:  # observe only: the answer is already decided
                     _log_error(hook, "async_post_call_success_hook", exc)
@@ -179,9 +159,9 @@ class LiteLLMCallbacks(GatewayPlugin):
             if _overrides(hook, "async_post_call_failure_hook"):
                 try:
                     await hook.async_post_call_failure_hook(
-                        request_data=_data(ctx),
+                        request_data=events.data(ctx),
                         original_exception=error,
-                        user_api_key_dict=_caller(ctx),
+                        user_api_key_dict=events.caller(ctx),
                     )
                 except Exception as exc:  # observe only
                     _log_error(hook, "async_post_call_failure_hook", exc)
@@ -196,8 +176,8 @@ class LiteLLMCallbacks(GatewayPlugin):
         self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any]
     ) -> None:
         start, end = self._times(attempt)
-        logging_obj = _logging_obj(ctx, attempt, start, self._success, success=True)
-        response = _response(body, attempt)
+        logging_obj = events.logging_obj(ctx, attempt, start, self._success, success=True)
+        response = events.response(body, attempt)
         if ctx.stream:
             logging_obj.model_call_details["complete_streaming_response"] = response
         try:
@@ -208,8 +188,8 @@ class LiteLLMCallbacks(GatewayPlugin):
 
     async def _log_failure(self, ctx: RequestContext, attempt: Attempt) -> None:
         start, end = self._times(attempt)
-        logging_obj = _logging_obj(ctx, attempt, start, self._failure, success=False)
-        exc = _exception(attempt)
+        logging_obj = events.logging_obj(ctx, attempt, start, self._failure, success=False)
+        exc = events.exception(attempt)
         try:
             await logging_obj.async_failure_handler(exc, None, start, end)
         except Exception as error:  # last net, as above
@@ -262,145 +242,3 @@ def _log_error(callback: Any, hook: str, exc: BaseException) -> None:
         error_class=type(exc).__name__,
         message=str(exc)[:300],
     )
-
-
-def _caller(ctx: RequestContext) -> Any:
-    from litellm.proxy._types import UserAPIKeyAuth
-
-    return UserAPIKeyAuth(key_alias=ctx.key_alias, team_id=ctx.team, metadata=dict(ctx.metadata))
-
-
-def _cache() -> Any:
-    from litellm.caching.dual_cache import DualCache
-
-    return DualCache()
-
-
-def _data(ctx: RequestContext) -> dict[str, Any]:
-    """The request as LiteLLM's proxy hands it to its hooks."""
-    return {
-        "model": ctx.group,
-        "messages": ctx.messages,
-        "stream": ctx.stream,
-        **ctx.params,
-        "metadata": {**ctx.metadata, "tags": list(ctx.request_tags)},
-    }
-
-
-def _apply(ctx: RequestContext, data: Mapping[str, Any]) -> None:
-    """A pre-call hook's modified request: messages, parameters and metadata."""
-    if isinstance(data.get("messages"), list):
-        ctx.messages = list(data["messages"])
-    allowed = _HOOK_PARAMS | ctx.params.keys()
-    ctx.params = {k: v for k, v in data.items() if k in allowed and v is not None}
-    if isinstance(data.get("metadata"), Mapping):
-        ctx.metadata = {k: v for k, v in data["metadata"].items() if k != "tags"}
-
-
-def _answer(ctx: RequestContext, text: str) -> dict[str, Any]:
-    return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
-        "object": "chat.completion",
-        "created": int(dt.datetime.now().timestamp()),
-        "model": ctx.group,
-        "choices": [
-            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
-        ],
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-    }
-
-
-def _response(body: Mapping[str, Any], attempt: Attempt | None) -> Any:
-    from litellm.types.utils import ModelResponse
-
-    response = ModelResponse(**dict(body))
-    if attempt is not None:
-        response._hidden_params = {
-            "response_cost": attempt.cost_usd,
-            "model_id": attempt.deployment.id,
-            "api_base": attempt.deployment.api_base,
-            "custom_llm_provider": attempt.deployment.provider,
-        }
-    return response
-
-
-def _logging_obj(
-    ctx: RequestContext,
-    attempt: Attempt,
-    start: dt.datetime,
-    callbacks: Sequence[Any],
-    *,
-    success: bool,
-) -> Any:
-    """LiteLLM's Logging for one attempt, with the callbacks as its only (dynamic) ones."""
-    from litellm.litellm_core_utils.litellm_logging import Logging
-
-    dep = attempt.deployment
-    chosen = list(callbacks)
-    logging_obj = Logging(
-        model=dep.pinned_model,
-        messages=ctx.messages,
-        stream=ctx.stream,
-        call_type="acompletion",
-        start_time=start,
-        litellm_call_id=f"{ctx.request_id}-{attempt.number}",
-        function_id=ctx.request_id,
-        dynamic_success_callbacks=[],
-        dynamic_async_success_callbacks=chosen if success else [],
-        dynamic_failure_callbacks=[],
-        dynamic_async_failure_callbacks=[] if success else chosen,
-    )
-    model_info = {**dep.model_info, "id": dep.id}
-    logging_obj.update_environment_variables(
-        litellm_params={
-            "metadata": {
-                **ctx.metadata,
-                "tags": list(ctx.request_tags),
-                "model_group": ctx.group,
-                "deployment": dep.model,
-                "model_info": model_info,
-                "api_base": dep.api_base,
-                "user_api_key_alias": ctx.key_alias,
-                "user_api_key_team_id": ctx.team,
-                "requester_metadata": dict(ctx.metadata),
-            },
-            "model_info": model_info,
-            "api_base": dep.api_base,
-            "custom_llm_provider": dep.provider,
-        },
-        optional_params=dict(ctx.params),
-        model=dep.pinned_model,
-        user=ctx.params.get("user"),
-        custom_llm_provider=dep.provider,
-    )
-    return logging_obj
-
-
-def _exception(attempt: Attempt) -> Exception:
-    """The failure as the LiteLLM exception a callback expects (status, message, provider)."""
-    import litellm
-
-    dep = attempt.deployment
-    message = attempt.message or attempt.reason or "error"
-    kinds: dict[str, Any] = {
-        "timeout": litellm.Timeout,
-        "rate_limited": litellm.RateLimitError,
-        "context_window": litellm.ContextWindowExceededError,
-        "content_policy": litellm.ContentPolicyViolationError,
-        "auth": litellm.AuthenticationError,
-        "key_refused": litellm.AuthenticationError,
-    }
-    kind = kinds.get(attempt.reason or "", litellm.APIError)
-    try:
-        if kind is litellm.APIError:
-            error = litellm.APIError(
-                status_code=attempt.status or 500,
-                message=message,
-                llm_provider=dep.provider,
-                model=dep.pinned_model,
-            )
-        else:
-            error = kind(message=message, llm_provider=dep.provider, model=dep.pinned_model)
-    except Exception:  # a LiteLLM signature we did not expect: still an exception to log
-        return RuntimeError(message)
-    return error if isinstance(error, Exception) else RuntimeError(message)
