@@ -19,14 +19,17 @@ _MISS: Any = object()
 class CacheStore:
     """``get``/``put`` of JSON entries with a time to live."""
 
-    def __init__(self, redis: SharedRedis | None, max_entries: int) -> None:
+    def __init__(
+        self, redis: SharedRedis | None, max_entries: int, namespace: str | None = None
+    ) -> None:
         self._redis = redis
         self._max = max_entries
+        self._parts = ("cache", namespace) if namespace else ("cache",)  # cache_params.namespace
         self._lru: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
 
     async def get(self, key: str, now: float) -> dict[str, Any] | None:
         if self._redis is not None and self._redis.available:
-            rkey = self._redis.key("cache", key)
+            rkey = self._redis.key(*self._parts, key)
             raw = await self._redis.run(lambda c: c.get(rkey), _MISS)
             if raw is not _MISS:
                 return orjson.loads(raw) if raw else None
@@ -40,7 +43,7 @@ class CacheStore:
     async def put(self, key: str, entry: dict[str, Any], ttl_s: float, now: float) -> None:
         data = orjson.dumps(entry)
         if self._redis is not None and self._redis.available:
-            rkey = self._redis.key("cache", key)
+            rkey = self._redis.key(*self._parts, key)
             done = await self._redis.run(
                 lambda c: c.set(rkey, data, px=max(1, int(ttl_s * 1000))), _MISS
             )

@@ -8,6 +8,7 @@ cost and outcome. Prompt and completion text are never logged here.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from router_config.flow.hooks import Attempt, Clock, GatewayPlugin, RequestContext
 from router_config.logs import emit
@@ -86,8 +87,19 @@ class RequestLogger(GatewayPlugin):
             outcome=ctx.outcome,
             status=ctx.status,
             tags=sorted(ctx.tags),
+            **_caller_fields(ctx),
         )
 
 
 def _ms(value: float | None) -> float | None:
     return round(value, 1) if value is not None else None
+
+
+def _caller_fields(ctx: RequestContext) -> dict[str, Any]:
+    """The caller's own: LiteLLM's request metadata and routing tags, when sent."""
+    out: dict[str, Any] = {}
+    if ctx.metadata:
+        out["metadata"] = ctx.metadata
+    if ctx.request_tags:
+        out["request_tags"] = list(ctx.request_tags)
+    return out

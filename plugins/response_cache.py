@@ -62,7 +62,13 @@ class ResponseCache(GatewayPlugin):
             group: tuple(by_id[i].pinned_model for i in ids) for group, ids in config.groups.items()
         }
 
+    def _pins_of(self, ctx: RequestContext) -> tuple[str, ...]:
+        """A wildcard route's group is the model the caller named: that is its pin."""
+        return self._pins.get(ctx.group, (ctx.group,))
+
     def _cacheable(self, ctx: RequestContext) -> bool:
+        if self._s.opt_in and "use-cache" not in self._directives(ctx):
+            return False  # LiteLLM's cache mode default_off: only requests that ask
         if self._s.mode == "all":
             return True
         return ctx.params.get("temperature") == 0 or ctx.params.get("seed") is not None
@@ -76,7 +82,7 @@ class ResponseCache(GatewayPlugin):
             ctx.response_headers["x-router-cache"] = "bypass"
             self._metrics.cache.labels("bypass").inc()
             return None
-        entry = await self._store.get(cache_key(ctx, self._pins[ctx.group]), self._now())
+        entry = await self._store.get(cache_key(ctx, self._pins_of(ctx)), self._now())
         if entry is None or self._now() - entry["stored_at"] > self._s.fresh_ttl_s:
             ctx.response_headers["x-router-cache"] = "miss"
             self._metrics.cache.labels("miss").inc()
@@ -93,12 +99,12 @@ class ResponseCache(GatewayPlugin):
             return
         entry = {"stored_at": self._now(), "body": dict(body)}
         ttl = self._s.fresh_ttl_s + self._s.max_stale_s
-        await self._store.put(cache_key(ctx, self._pins[ctx.group]), entry, ttl, self._now())
+        await self._store.put(cache_key(ctx, self._pins_of(ctx)), entry, ttl, self._now())
 
     async def on_failure(self, ctx: RequestContext, error: Exception) -> Mapping[str, Any] | None:
         if not self._cacheable(ctx) or "no-cache" in self._directives(ctx):
             return None
-        entry = await self._store.get(cache_key(ctx, self._pins[ctx.group]), self._now())
+        entry = await self._store.get(cache_key(ctx, self._pins_of(ctx)), self._now())
         if entry is None:
             return None
         age = self._now() - entry["stored_at"]

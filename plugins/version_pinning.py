@@ -16,8 +16,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from plugins.version_history import VersionHistory
-from router_config.config.pinning import pinned_version, served_matches
+from plugins.version_history import VersionHistory, sight_key
+from router_config.config.pinning import (
+    is_floating_deployment,
+    pin_reference,
+    pinned_version,
+    served_matches,
+)
 from router_config.config.plugin_settings import PinningSettings
 from router_config.config.schema import Deployment, RouterConfig
 from router_config.errors import VersionDrift, VersionUnavailable
@@ -57,27 +62,44 @@ class VersionPinning(GatewayPlugin):
         self._settings = settings
         self._alerter = alerter
         self._drift = metrics.version_drift
-        planner = Planner(config)
-        self._plans = {group: planner.plan(group) for group in config.groups}
+        self._planner = Planner(config)
+        # Floating deployments pinned on first sight: sight_key -> the version first served.
+        self._seen: dict[str, str] = {}
 
     async def start(self) -> None:
-        """Record the pins this gateway starts with (only if they changed)."""
+        """Record the pins this gateway starts with (only if they changed), load what floating
+        aliases were first seen serving, and log each floating alias once."""
         when = dt.datetime.fromtimestamp(self._now(), dt.UTC)
         entry = await self._history.record(self._config, when)
         if entry is not None:
             emit("pins_recorded", config_hash=entry["config_hash"], changes=entry["changes"])
-        for warning in (w for w in self._config.warnings if "floating" in w):
-            emit("floating_pin", logging.WARNING, message=warning)
+        self._seen = await self._history.first_seen()
+        for dep in self._config.deployments:
+            if is_floating_deployment(dep):
+                emit(
+                    "floating_pin",
+                    logging.WARNING,
+                    deployment=dep.id,
+                    alias=dep.pinned_model,
+                    first_seen=self._seen.get(sight_key(dep)),
+                    message="floating alias: pinned to the version its first answer names; "
+                    "llm-router pin writes dated versions into the config",
+                )
 
-    def _primary(self, ctx: RequestContext) -> Deployment:
-        return self._plans[ctx.group][0]
+    def _plan(self, ctx: RequestContext) -> list[Deployment]:
+        return self._planner.plan(ctx.group)
+
+    def _primary(self, ctx: RequestContext, fallback: Deployment) -> Deployment:
+        """The group's first deployment by priority (what a fallback is measured against)."""
+        own = self._planner.deployments(ctx.group)
+        return own[0] if own else fallback
 
     async def on_request(self, ctx: RequestContext) -> Mapping[str, Any] | None:
         wanted = ctx.required_version
         if wanted and not any(
-            pinned_version(d) == wanted or d.pinned_model == wanted for d in self._plans[ctx.group]
+            pinned_version(d) == wanted or d.pinned_model == wanted for d in self._plan(ctx)
         ):
-            pins = sorted({pinned_version(d) for d in self._plans[ctx.group]})
+            pins = sorted({pinned_version(d) for d in self._plan(ctx)})
             raise VersionUnavailable(
                 f"No deployment of '{ctx.group}' is pinned to '{wanted}'; pinned versions: "
                 f"{', '.join(pins)}.",
@@ -91,19 +113,35 @@ class VersionPinning(GatewayPlugin):
             raise SkipDeployment("not the requested version")
         if ctx.headers.get("x-router-no-fallback", "").lower() == "true" and pinned_version(
             deployment
-        ) != pinned_version(self._primary(ctx)):
+        ) != pinned_version(self._primary(ctx, deployment)):
             raise SkipDeployment("fallback to another model forbidden by the request")
 
     async def after_attempt(self, ctx: RequestContext, attempt: Attempt) -> None:
         if attempt.outcome not in ("ok", "streaming") or not attempt.served_model:
             return
         dep = attempt.deployment
-        if not served_matches(dep.pinned_model, attempt.served_model):
-            await self._on_drift(ctx, dep, attempt.served_model)
-        other = pinned_version(dep) != pinned_version(self._primary(ctx))
+        pin = await self._pin_of(dep, attempt.served_model)
+        if not served_matches(pin, attempt.served_model):
+            await self._on_drift(ctx, dep, attempt.served_model, pin)
+        other = pinned_version(dep) != pinned_version(self._primary(ctx, dep))
         ctx.response_headers["x-router-fallback"] = "true" if other else "false"
 
-    async def _on_drift(self, ctx: RequestContext, dep: Deployment, served: str) -> None:
+    async def _pin_of(self, dep: Deployment, served: str) -> str:
+        """What ``served`` must match: the pin, or for a floating alias the version its first
+        answer named (recorded now, when this is the first answer)."""
+        if not is_floating_deployment(dep):
+            return pin_reference(dep)
+        slot = sight_key(dep)
+        if slot not in self._seen:
+            when = dt.datetime.fromtimestamp(self._now(), dt.UTC)
+            self._seen[slot] = await self._history.record_first_seen(
+                self._config, dep, served, when
+            )
+            if self._seen[slot] == served:
+                emit("pin_first_seen", deployment=dep.id, alias=dep.pinned_model, served=served)
+        return self._seen[slot]
+
+    async def _on_drift(self, ctx: RequestContext, dep: Deployment, served: str, pin: str) -> None:
         policy = str(dep.model_info.get("on_drift") or self._settings.on_drift)
         if ctx.required_version:
             policy = "reject"  # an exact version was demanded: never substitute silently
@@ -114,7 +152,7 @@ class VersionPinning(GatewayPlugin):
             logging.WARNING,
             request_id=ctx.request_id,
             deployment=dep.id,
-            pinned=dep.pinned_model,
+            pinned=pin,
             served=served,
             policy=policy,
         )
@@ -122,16 +160,14 @@ class VersionPinning(GatewayPlugin):
             Alert(
                 kind="version_drift",
                 title=f"llm-router: {dep.id} served {served}",
-                message=f"Deployment {dep.id} is pinned to {dep.pinned_model} but the provider "
+                message=f"Deployment {dep.id} is pinned to {pin} but the provider "
                 f"served {served}; policy {policy}.",
                 dedupe_key=f"version_drift:{dep.id}:{served}",
                 dedupe_ttl_s=DRIFT_ALERT_TTL_S,
-                fields={"deployment": dep.id, "pinned": dep.pinned_model, "served": served},
+                fields={"deployment": dep.id, "pinned": pin, "served": served},
             )
         )
-        message = (
-            f"Deployment {dep.id} is pinned to {dep.pinned_model} but the provider served {served}."
-        )
+        message = f"Deployment {dep.id} is pinned to {pin} but the provider served {served}."
         if policy == "fail_over":
             raise RejectAttempt(message)
         if policy == "reject":

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plugins.abstention import Abstention
+from plugins.balance_stats import BalanceStats
 from plugins.breaker_state import BreakerStore
 from plugins.budget_alerts import BudgetAlerts
 from plugins.cache_store import CacheStore
@@ -22,11 +23,15 @@ from plugins.circuit_breaker import CircuitBreaker, Probe
 from plugins.client_rate_limits import ClientRateLimits
 from plugins.deployment_rate_limits import DeploymentRateLimits
 from plugins.langfuse_logger import LangfuseLogger
+from plugins.litellm_callbacks import LiteLLMCallbacks
+from plugins.load_balancing import LoadBalancing
 from plugins.prometheus_metrics import PrometheusMetrics
 from plugins.request_log import RequestLogger
 from plugins.response_cache import ResponseCache
 from plugins.version_history import VersionHistory, config_hash
 from plugins.version_pinning import VersionPinning
+from router_config.config.callback_names import callback_instance
+from router_config.config.routes import resolve_group
 from router_config.config.schema import RouterConfig
 from router_config.flow.hooks import Clock, GatewayPlugin
 from router_config.logs import emit
@@ -75,13 +80,48 @@ def _cache(deps: PluginDeps) -> GatewayPlugin | None:
     settings = deps.config.plugins.cache
     if settings.mode == "off":
         return None
-    store = CacheStore(deps.redis, settings.max_entries)
+    store = CacheStore(deps.redis, settings.max_entries, settings.namespace)
     return ResponseCache(settings, store, deps.config, deps.metrics, deps.now)
+
+
+def _callbacks(deps: PluginDeps) -> GatewayPlugin | None:
+    """LiteLLM callbacks of the config, as instances (imported or built once per process)."""
+    configured = deps.config.callbacks
+    if not configured:
+        return None
+    source = deps.config.source
+
+    def instances(*kinds: str) -> list[Any]:
+        out: list[Any] = []
+        for kind in kinds:
+            for name in configured.get(kind, ()):
+                try:
+                    found = callback_instance(name, source)
+                except ImportError as exc:  # a LiteLLM logger whose dependencies are missing
+                    emit("callback_unavailable", logging.WARNING, callback=name, reason=str(exc))
+                    continue
+                if found is not None and all(found is not o for o in out):
+                    out.append(found)
+        return out
+
+    return LiteLLMCallbacks(
+        success=instances("callbacks", "success_callback"),
+        failure=instances("callbacks", "failure_callback"),
+        hooks=instances("callbacks"),
+        clock=deps.clock,
+        resolve=lambda name: resolve_group(deps.config, name),
+    )
+
+
+def _balancing(deps: PluginDeps) -> GatewayPlugin | None:
+    if not LoadBalancing.needed(deps.config):
+        return None
+    return LoadBalancing(deps.config, BalanceStats(deps.redis, deps.now))
 
 
 def _pinning(deps: PluginDeps) -> GatewayPlugin:
     settings = deps.config.plugins.pinning
-    history = VersionHistory(deps.redis, settings.history_file)
+    history = VersionHistory.of(deps.config, deps.redis)
     return VersionPinning(deps.config, settings, deps.alerter, deps.metrics, history, deps.now)
 
 
@@ -140,8 +180,10 @@ PLUGIN_ORDER: tuple[tuple[str, Factory], ...] = (
         "client_rate_limits",
         lambda deps: ClientRateLimits(deps.config, deps.windows, deps.metrics),
     ),
+    ("litellm_callbacks", _callbacks),  # before the cache: a pre-call hook may change the request
     ("version_pinning", _pinning),
     ("response_cache", _cache),
+    ("load_balancing", _balancing),
     ("circuit_breaker", _breaker),
     (
         "deployment_rate_limits",

@@ -52,7 +52,7 @@ def build_gateway(
     metrics: Metrics | None = None,
 ) -> Gateway:
     """Everything a running gateway needs, not yet started; ``metrics`` carry over a reload."""
-    redis = SharedRedis(config.redis_url) if config.redis_url else None
+    redis = shared_redis(config)
     metrics = metrics or Metrics()
     alerter = Alerter(alert_sinks(config.plugins.alerts), redis, timing.now, metrics)
     handle = build_router(config)
@@ -93,6 +93,18 @@ def build_gateway(
         sleep=timing.sleep,
         jitter=timing.jitter,
     )
+
+
+def redis_prefix(config: RouterConfig) -> str:
+    """Every Redis key of this gateway starts with its namespace (``router_plugins.namespace``)."""
+    return f"{config.plugins.namespace}:"
+
+
+def shared_redis(config: RouterConfig) -> SharedRedis | None:
+    """The gateway's Redis connection, keys under its namespace; None without Redis."""
+    if not config.redis_url:
+        return None
+    return SharedRedis(config.redis_url, prefix=redis_prefix(config))
 
 
 def health_probe(

@@ -97,7 +97,6 @@ def test_check_reports_cross_key_issues_once_the_shape_is_valid(
     assert result.exit_code == 1
     assert "router_settings.fallbacks[0].chat" in result.output
     assert "'nonexistent-group' is not in model_list" in result.output
-    assert "model_list[2].litellm_params.model" in result.output
 
 
 def test_check_names_a_yaml_syntax_error_with_its_line(runner: CliRunner, tmp_path: Path) -> None:
@@ -125,4 +124,5 @@ def test_check_refuses_a_billable_deployment_with_no_price(
     result = runner.invoke(app, ["check", str(config)])
     assert result.exit_code == 1
     assert "model_list[0].model_info" in result.output
-    assert "declares no price" in result.output and "free: true" in result.output
+    assert "no price in the config nor in LiteLLM's price map" in result.output
+    assert "free: true" in result.output and "base_model" in result.output

@@ -54,7 +54,7 @@ def test_long_first_token_limits_are_allowed_they_do_not_bound_failover(
 
 def test_litellm_retry_settings_are_reported_as_not_applied(tmp_path: Path) -> None:
     _, out = run(tmp_path, CONFIG)
-    assert "router_settings.num_retries is not applied" in out
+    assert "router_settings.num_retries: not applied: llm-router's own failover" in out
 
 
 def test_a_deadline_over_5_seconds_is_refused_where_there_is_a_fallback(tmp_path: Path) -> None:

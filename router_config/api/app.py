@@ -28,6 +28,7 @@ from router_config.api.http_errors import install_error_handlers
 from router_config.api.openapi import install_openapi
 from router_config.api.request_ids import RequestIds
 from router_config.config.loader import load_config
+from router_config.config.routes import model_names
 from router_config.config.schema import RouterConfig
 from router_config.errors import (
     ConfigError,
@@ -129,7 +130,7 @@ def create_app(
         current.auth.caller(request.headers)
         data = [
             {"id": name, "object": "model", "created": 0, "owned_by": "llm-router"}
-            for name in current.config.groups
+            for name in model_names(current.config)  # chat groups and visible aliases
         ]
         return Response(
             orjson.dumps({"object": "list", "data": data}), media_type="application/json"

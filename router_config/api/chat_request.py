@@ -1,6 +1,8 @@
 """Validation of a client's ``POST /v1/chat/completions`` body.
 
-Only OpenAI's documented chat parameters are accepted and forwarded. LiteLLM
+OpenAI's chat completion parameters (all of them, as the ``openai`` package
+lists them) are accepted and forwarded, and LiteLLM's request extensions
+(``metadata`` with ``tags``, ``tags``, ``cache``, ``thinking``). LiteLLM
 accepts far more keyword arguments than OpenAI does, among them provider
 credentials and endpoints (``api_key``, ``api_base``...): a client able to set
 those could read our keys out or send traffic anywhere, so they are refused by
@@ -15,35 +17,47 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from router_config.errors import InvalidRequest
 
-# Keyword arguments LiteLLM would honour that must never come from a client.
-FORBIDDEN_PARAMS = frozenset(
-    {
-        "api_key",
-        "api_base",
-        "base_url",
-        "api_version",
-        "organization",
-        "custom_llm_provider",
-        "extra_headers",
-        "headers",
-        "aws_access_key_id",
-        "aws_secret_access_key",
-        "aws_region_name",
-        "vertex_credentials",
-        "vertex_project",
-        "azure_ad_token",
-        "mock_response",
-        "litellm_params",
-        "model_list",
-        "fallbacks",
-        "num_retries",
-        "timeout",
-        "metadata_litellm",
-        "litellm_logging_obj",
-        "input_cost_per_token",
-        "output_cost_per_token",
-    }
+_CREDENTIALS = (
+    "credentials and endpoints come only from the gateway's configuration, so a caller can "
+    "neither read a provider key out nor send traffic elsewhere"
 )
+_ROUTING = (
+    "fallbacks and retries are the gateway's configuration (router_settings.fallbacks, "
+    "router_plugins.failover); a request may lower its deadline with the x-router-timeout-ms "
+    "header"
+)
+_INTERNAL = "it is LiteLLM's internal or test-only argument, never a client's"
+_PRICES = "prices come from the configuration or LiteLLM's price map, never from a caller"
+# Keyword arguments LiteLLM would honour that must never come from a client, and why.
+FORBIDDEN_PARAMS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "api_key",
+            "api_base",
+            "base_url",
+            "api_version",
+            "organization",
+            "custom_llm_provider",
+            "extra_headers",
+            "headers",
+            "aws_access_key_id",
+            "aws_secret_access_key",
+            "aws_region_name",
+            "vertex_credentials",
+            "vertex_project",
+            "azure_ad_token",
+        ),
+        _CREDENTIALS,
+    ),
+    **dict.fromkeys(("fallbacks", "num_retries", "timeout", "model_list"), _ROUTING),
+    **dict.fromkeys(
+        ("mock_response", "litellm_params", "metadata_litellm", "litellm_logging_obj"), _INTERNAL
+    ),
+    **dict.fromkeys(("input_cost_per_token", "output_cost_per_token"), _PRICES),
+}
+
+
+_NOT_FORWARDED = frozenset({"model", "messages", "stream", "metadata", "store", "tags", "cache"})
 
 
 class Message(BaseModel):
@@ -86,17 +100,41 @@ class ChatRequest(BaseModel):
     function_call: str | dict[str, Any] | None = None
     reasoning_effort: str | None = None
     user: str | None = Field(default=None, max_length=256)
-    metadata: dict[str, str] | None = None
     service_tier: str | None = None
     store: bool | None = None
     modalities: list[str] | None = None
     prediction: dict[str, Any] | None = None
     verbosity: str | None = None
+    audio: dict[str, Any] | None = None
+    moderation: Any = None
+    prompt_cache_key: str | None = None
+    prompt_cache_options: dict[str, Any] | None = None
+    prompt_cache_retention: str | None = None
+    safety_identifier: str | None = Field(default=None, max_length=256)
+    web_search_options: dict[str, Any] | None = None
+    # LiteLLM's request extensions: provider reasoning settings (Anthropic's extended thinking,
+    # translated per provider), request metadata (OpenAI's shape or LiteLLM's, with "tags"),
+    # routing tags, and cache controls ({"no-cache": true}, {"no-store": true},
+    # {"use-cache": true}).
+    thinking: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    tags: list[str] | None = None
+    cache: dict[str, Any] | None = None
 
     def provider_params(self) -> dict[str, Any]:
-        """Parameters to forward: everything set except model, messages, stream, metadata."""
-        skip = {"model", "messages", "stream", "metadata", "store"}
-        return {k: v for k, v in self.model_dump(exclude_none=True).items() if k not in skip}
+        """Parameters to forward: everything set except model, messages, stream, and what is
+        the gateway's own (metadata, tags, cache controls, store)."""
+        return {
+            k: v for k, v in self.model_dump(exclude_none=True).items() if k not in _NOT_FORWARDED
+        }
+
+    def routing_tags(self) -> tuple[str, ...]:
+        """Tags for tag routing: ``tags``, then ``metadata.tags`` (LiteLLM reads both)."""
+        found = list(self.tags or [])
+        nested = (self.metadata or {}).get("tags")
+        if isinstance(nested, list):
+            found += [t for t in nested if isinstance(t, str) and t not in found]
+        return tuple(found)
 
     def message_dicts(self) -> list[dict[str, Any]]:
         return [m.model_dump(exclude_none=True) for m in self.messages]
@@ -109,9 +147,7 @@ def parse_chat_request(body: Any, *, max_messages: int) -> ChatRequest:
     for key in body:
         if key in FORBIDDEN_PARAMS:
             raise InvalidRequest(
-                f"'{key}' cannot be set by clients: provider endpoints and credentials come "
-                "from the gateway's configuration.",
-                param=key,
+                f"'{key}' cannot be set by clients: {FORBIDDEN_PARAMS[key]}.", param=key
             )
     try:
         request = ChatRequest.model_validate(body)

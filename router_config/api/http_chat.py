@@ -18,6 +18,7 @@ from starlette.responses import Response, StreamingResponse
 
 from router_config.api.chat_request import parse_chat_request
 from router_config.api.sse import sse_events
+from router_config.config.routes import resolve_group
 from router_config.errors import InvalidRequest, ModelNotFound, PayloadTooLarge, PermissionDenied
 from router_config.flow.gateway import Gateway
 from router_config.flow.hooks import RequestContext
@@ -31,13 +32,14 @@ async def request_context(generation: Generation, request: Request, now: float) 
     limits = config.plugins.server
     body = await _read_json(request, limits.max_body_bytes)
     chat = parse_chat_request(body, max_messages=limits.max_messages)
-    group, _, version = chat.model.partition("@")
+    requested, _, version = chat.model.partition("@")
     version = version or request.headers.get("x-router-model-version") or ""
-    if group not in config.groups:
+    group = resolve_group(config, requested)  # aliases and wildcard routes, as LiteLLM
+    if group is None:
         raise ModelNotFound(
-            f"The model '{group}' does not exist; see GET /v1/models.", param="model"
+            f"The model '{requested}' does not exist; see GET /v1/models.", param="model"
         )
-    if not caller.may_use(group):
+    if not (caller.may_use(group) or caller.may_use(requested)):
         raise PermissionDenied(f"This key may not use model '{group}'.", param="model")
     params = chat.provider_params()
     wants_usage = bool((chat.stream_options or {}).get("include_usage"))
@@ -54,12 +56,30 @@ async def request_context(generation: Generation, request: Request, now: float) 
         messages=chat.message_dicts(),
         params=params,
         stream=chat.stream,
-        headers={k.lower(): v for k, v in request.headers.items()},
+        headers=_with_cache_directives(request.headers, chat.cache),
         started=now,
         deadline=now + config.plugins.failover.deadline_s,
         caller_deadline=_caller_deadline(request.headers, now),
         wants_usage=wants_usage,
+        metadata=dict(chat.metadata or {}),
+        request_tags=_tags(chat.routing_tags(), request.headers.get("x-litellm-tags")),
     )
+
+
+def _tags(body_tags: tuple[str, ...], header: str | None) -> tuple[str, ...]:
+    """Routing tags from the body, then LiteLLM's ``x-litellm-tags`` header (comma-separated)."""
+    extra = [t.strip() for t in (header or "").split(",") if t.strip()]
+    return (*body_tags, *(t for t in extra if t not in body_tags))
+
+
+def _with_cache_directives(headers: Any, cache: dict[str, Any] | None) -> dict[str, str]:
+    """Lower-cased headers; LiteLLM's body ``cache`` controls become Cache-Control directives
+    (``no-cache``, ``no-store``, and ``use-cache`` for a cache in ``mode: default_off``)."""
+    out = {k.lower(): v for k, v in headers.items()}
+    asked = [name for name in ("no-cache", "no-store", "use-cache") if (cache or {}).get(name)]
+    if asked:
+        out["cache-control"] = ", ".join(filter(None, [out.get("cache-control"), *asked]))
+    return out
 
 
 class ClosingStreamingResponse(StreamingResponse):

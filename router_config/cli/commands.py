@@ -1,9 +1,10 @@
-"""The ``llm-router`` command: check, serve, demo, versions, spend, reconcile, fake-provider,
-drill.
+"""The ``llm-router`` command: check, serve, pin, versions, spend, reconcile, demo,
+fake-provider, drill.
 
 Each command is a thin shell over the library: ``check`` prints every config
 issue (exit 1) or the summary table; ``serve`` runs the gateway under uvicorn;
-``demo`` is what ``make run`` starts: fake providers plus the gateway.
+``pin`` writes a copy of a config with its floating aliases pinned; ``demo`` is
+what ``make run`` starts: fake providers plus the gateway.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import typer
 
 from router_config.cli.report import summary
 from router_config.config.loader import load_config, parse_config
+from router_config.config.schema import RouterConfig
 from router_config.errors import ConfigError
 
 app = typer.Typer(
@@ -31,13 +33,34 @@ MODES_HELP = (
 )
 
 
+ENV_FILE_ENV = "LLM_ROUTER_ENV_FILE"
+
+
+def config_environ(env_file: Path | None) -> dict[str, str]:
+    """The environment ``os.environ/`` references resolve from: the process's, then the
+    ``--env-file`` (a secret store's dotenv file), re-read on every load so a reload picks
+    up rotated keys without a restart."""
+    environ = dict(os.environ)
+    if env_file is not None:
+        from dotenv import dotenv_values
+
+        environ.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    return environ
+
+
 @app.command()
 def check(
     config: Annotated[Path, typer.Argument(help="Config file.")] = DEFAULT_CONFIG,
+    strict: Annotated[
+        bool, typer.Option(help="Also refuse floating aliases and wildcard routes (for CI).")
+    ] = False,
+    env_file: Annotated[
+        Path | None, typer.Option(help="Dotenv file for os.environ/ references.")
+    ] = None,
 ) -> None:
     """Validate CONFIG; print every issue (exit 1) or what the config implies."""
     try:
-        loaded = load_config(config)
+        loaded = load_config(config, environ=config_environ(env_file), strict=strict)
     except ConfigError as exc:
         typer.echo(f"{exc.file}: {len(exc.issues)} problem(s)", err=True)
         for issue in exc.issues:
@@ -52,14 +75,20 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 4000,
     workers: Annotated[int, typer.Option(min=1)] = 1,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(help="Dotenv file for os.environ/ references, re-read on every reload."),
+    ] = None,
 ) -> None:
     """Serve the gateway for CONFIG."""
     try:
-        load_config(config)  # fail here, readably, before uvicorn starts workers
+        load_config(config, environ=config_environ(env_file))  # fail here, before uvicorn
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     os.environ[CONFIG_ENV] = str(config)
+    if env_file is not None:
+        os.environ[ENV_FILE_ENV] = str(env_file.resolve())
     _run_uvicorn("router_config.cli.commands:app_from_env", host, port, workers)
 
 
@@ -90,6 +119,27 @@ def demo(port: int = 4000, host: str = "127.0.0.1") -> None:
 
 
 @app.command()
+def pin(
+    config: Annotated[Path, typer.Argument(help="Config file.")] = DEFAULT_CONFIG,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where to write (default: *.pinned.yaml).")
+    ] = None,
+) -> None:
+    """Write a copy of CONFIG with every floating alias replaced by its dated version."""
+    from router_config.cli.pin_config import pin_file
+
+    target = output or config.with_name(f"{config.stem}.pinned{config.suffix or '.yaml'}")
+    result = pin_file(config, target)
+    for index, before, after in result.pinned:
+        typer.echo(f"model_list[{index}]: {before} -> {after}")
+    for index, model, why in result.skipped:
+        typer.echo(f"model_list[{index}]: {model} left as is: {why}", err=True)
+    if result.note:
+        typer.echo(f"note: {result.note}", err=True)
+    typer.echo(f"wrote {target} ({len(result.pinned)} pinned); check it with: llm-router check")
+
+
+@app.command()
 def versions(
     config: Annotated[Path, typer.Argument(help="Config file.")] = DEFAULT_CONFIG,
 ) -> None:
@@ -116,9 +166,9 @@ def spend_command(
     import asyncio
     import datetime as dt
 
-    from router_config.state.shared_redis import SharedRedis
     from router_config.state.spend_ledger import SpendLedger
     from router_config.state.spend_report import as_text, spend
+    from router_config.wiring import shared_redis
 
     loaded = load_config(config)
     if not loaded.redis_url:
@@ -130,7 +180,8 @@ def spend_command(
         raise typer.Exit(1)
 
     async def report() -> str:
-        redis = SharedRedis(loaded.redis_url or "")
+        redis = shared_redis(loaded)
+        assert redis is not None
         try:
             data = await spend(SpendLedger(redis), period, dt.datetime.now(dt.UTC))
         finally:
@@ -215,7 +266,12 @@ def app_from_env() -> object:
     source = os.environ.get(CONFIG_ENV, "litellm_config.yaml")
     if source == "demo":
         return create_app(parse_config(demo_config_text(), source="demo (embedded)"))
-    return create_app(load_config(source))
+    env_file = os.environ.get(ENV_FILE_ENV)
+
+    def load() -> RouterConfig:
+        return load_config(source, environ=config_environ(Path(env_file) if env_file else None))
+
+    return create_app(load(), reload_from=load)
 
 
 def _run_uvicorn(target: str, host: str, port: int, workers: int) -> None:

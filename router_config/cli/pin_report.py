@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from plugins.version_history import VersionHistory
-from router_config.config.pinning import base_name, catalog, pinned_version
+from router_config.config.pinning import (
+    base_name,
+    catalog,
+    is_floating_deployment,
+    pinned_version,
+)
 from router_config.config.schema import RouterConfig
-from router_config.state.shared_redis import SharedRedis
+from router_config.wiring import shared_redis
 
 
 async def pins_report(config: RouterConfig) -> str:
@@ -15,14 +20,14 @@ async def pins_report(config: RouterConfig) -> str:
     ]
     for dep in config.deployments:
         retires = catalog().retires.get(base_name(dep.pinned_model))
-        floating = " (floating!)" if dep.model_info.get("allow_floating") else ""
+        floating = " (floating: pinned on first sight)" if is_floating_deployment(dep) else ""
         lines.append(
             f"{dep.id:<31} {dep.provider:<12} {pinned_version(dep):<32} "
             f"{retires.isoformat() if retires else '-'}{floating}"
         )
-    redis = SharedRedis(config.redis_url) if config.redis_url else None
+    redis = shared_redis(config)
     try:
-        history = await VersionHistory(redis, config.plugins.pinning.history_file).entries()
+        history = await VersionHistory.of(config, redis).entries()
     finally:
         if redis is not None:
             await redis.close()

@@ -2,7 +2,8 @@
 
 A platform engineer reads this to confirm what an edit implies: which
 deployments serve each model group and in which order, which provider and
-pinned model each is, and what it costs.
+pinned model each is, what it costs and where that price comes from (the
+config or LiteLLM's price map), how traffic is shared, and which callbacks fire.
 """
 
 from __future__ import annotations
@@ -10,38 +11,41 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from router_config.config.failover_budget import budget_lines
-from router_config.config.schema import RouterConfig
+from router_config.config.schema import Deployment, RouterConfig
 from router_config.flow.planner import Planner
 from router_config.providers.direct_openai import is_direct
-from router_config.providers.pricing import declared_prices
+from router_config.providers.pricing import declared_prices, price_source
 
 
 def summary(config: RouterConfig) -> str:
     """A plain-text table: model groups -> ordered deployments, then fallbacks and warnings."""
-    rows = [
-        ("group", "#", "deployment", "provider", "pinned model", "api host", "$/1M in", "$/1M out")
+    rows: list[tuple[str, ...]] = [
+        (
+            "group",
+            "#",
+            "deployment",
+            "provider",
+            "pinned model",
+            "api host",
+            "$/1M in",
+            "$/1M out",
+            "price source",
+        )
     ]
     planner = Planner(config)
     for group in config.groups:
         for n, dep in enumerate(planner.plan(group), start=1):
-            prices = declared_prices(dep)
-            rows.append(
-                (
-                    group if n == 1 else "",
-                    str(n),
-                    dep.id,
-                    dep.provider,
-                    dep.pinned_model,
-                    dep.api_host or "(provider default)",
-                    _per_million(prices.get("input_cost_per_token")),
-                    _per_million(prices.get("output_cost_per_token")),
-                )
-            )
+            rows.append((group if n == 1 else "", str(n), *_cells(dep)))
+    for dep in (*config.wildcards, *config.others):
+        kind = "wildcard" if dep in config.wildcards else f"({dep.mode})"
+        rows.append((dep.group, kind, *_cells(dep)))
     lines = [
         f"{config.source}: OK, {len(config.deployments)} deployments in "
         f"{len(config.groups)} model groups",
         "",
         *_table(rows),
+        "",
+        *_routing_lines(config),
     ]
     for kind, table in (
         ("context-window fallbacks", config.context_window_fallbacks),
@@ -52,6 +56,36 @@ def summary(config: RouterConfig) -> str:
     lines += ["", *budget_lines(config), *_call_lines(config), *_limit_lines(config)]
     lines += [f"warning: {w}" for w in config.warnings]
     return "\n".join(lines)
+
+
+def _cells(dep: Deployment) -> tuple[str, ...]:
+    prices = declared_prices(dep)
+    per_second = prices.get("input_cost_per_second") or prices.get("output_cost_per_second")
+    return (
+        dep.id,
+        dep.provider,
+        dep.pinned_model,
+        dep.api_host or "(provider default)",
+        _per_million(prices.get("input_cost_per_token")),
+        _per_million(prices.get("output_cost_per_token")),
+        f"{price_source(dep)}" + (f", ${per_second}/s" if per_second else ""),
+    )
+
+
+def _routing_lines(config: RouterConfig) -> list[str]:
+    """How groups share traffic, aliases, default fallbacks and the callbacks that fire."""
+    routing = config.routing
+    out = [f"routing: {routing.strategy} among deployments of one order"]
+    if routing.tag_filtering:
+        out[0] += ", tag filtering on"
+    out += [f"alias: {alias} -> {target}" for alias, target in config.aliases.items()]
+    if config.default_fallbacks:
+        out.append(f"default fallbacks: {', '.join(config.default_fallbacks)}")
+    for source, targets in config.fallbacks.items():
+        out.append(f"fallbacks: {source} -> {', '.join(targets)}")
+    for kind, names in config.callbacks.items():
+        out.append(f"litellm_settings.{kind}: {', '.join(names)} (fired for every attempt)")
+    return out
 
 
 def _call_lines(config: RouterConfig) -> list[str]:

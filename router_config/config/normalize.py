@@ -1,8 +1,10 @@
 """From the file's shape (``RawConfig``) to the gateway's shape (``RouterConfig``).
 
 Here live the checks that span keys: deployment ids are unique, every group a
-fallback names exists, client keys are usable. LiteLLM accepts fallbacks in
-``router_settings`` or ``litellm_settings``; we read both, as its proxy does.
+fallback or alias names exists (directly or through a wildcard route), client
+keys are usable, every billed deployment has a price. LiteLLM accepts
+fallbacks in ``router_settings`` or ``litellm_settings``; we read both, as its
+proxy does. LiteLLM's cache, routing and callback settings are mapped here.
 """
 
 from __future__ import annotations
@@ -11,170 +13,159 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-import litellm
-
+from router_config.config.callback_names import configured_callbacks
+from router_config.config.deployments import sort_deployments
 from router_config.config.failover_budget import budget_issues
+from router_config.config.litellm_cache import map_cache
+from router_config.config.litellm_routing import routing_settings
 from router_config.config.pinning import pin_issues
-from router_config.config.schema import ClientKey, Deployment, ModelEntry, RawConfig, RouterConfig
+from router_config.config.price_check import price_issues
+from router_config.config.routes import resolve_group, wildcard_issues, wildcard_warnings
+from router_config.config.schema import ClientKey, Deployment, RawConfig, RouterConfig
 from router_config.errors import ConfigIssue
 from router_config.keyhash import sha256_hex
-from router_config.providers.pricing import declared_prices
 
 FALLBACK_KINDS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
 
-# LiteLLM settings that would bypass or fight our own hooks; ignored with a warning.
-_IGNORED_CALLBACKS = {"langfuse", "langfuse_otel"}
-
 
 def normalize(
-    raw: RawConfig, *, source: str, environ: Mapping[str, str], issues: list[ConfigIssue]
+    raw: RawConfig,
+    *,
+    source: str,
+    environ: Mapping[str, str],
+    issues: list[ConfigIssue],
+    strict: bool = False,
 ) -> RouterConfig:
-    """Build the frozen config, appending every cross-key problem to ``issues``."""
-    warnings: list[str] = []
-    deployments = _deployments(raw.model_list, issues)
+    """Build the frozen config, appending every cross-key problem to ``issues``.
+
+    ``strict`` (``check --strict``) refuses floating aliases as
+    ``router_plugins.pinning.require_pins`` does."""
+    found = sort_deployments(raw.model_list, issues)
+    warnings = list(found.warnings)
     groups: dict[str, list[str]] = {}
-    for dep in sorted(deployments, key=_priority):
+    for dep in sorted(found.chat, key=_priority):
         groups.setdefault(dep.group, []).append(dep.id)
-    fallbacks = {kind: _fallbacks(raw, kind, set(groups), issues) for kind in FALLBACK_KINDS}
-    litellm_settings = _strip_callbacks(raw.litellm_settings, warnings)
-    master = raw.general_settings.master_key
-    warnings += _ignored_litellm_settings(raw)
-    config = RouterConfig(
+    aliases, hidden = _aliases(raw.router_settings, issues)
+    shape = RouterConfig(
         source=source,
-        deployments=tuple(deployments),
+        deployments=tuple(found.chat),
         groups={name: tuple(ids) for name, ids in groups.items()},
-        fallbacks=fallbacks["fallbacks"],
-        context_window_fallbacks=fallbacks["context_window_fallbacks"],
-        content_policy_fallbacks=fallbacks["content_policy_fallbacks"],
+        fallbacks={},
+        context_window_fallbacks={},
+        content_policy_fallbacks={},
         router_settings=dict(raw.router_settings),
-        litellm_settings=litellm_settings,
-        master_key=master if master is not None and master.get_secret_value() else None,
-        client_keys=_client_keys(raw, issues),
+        litellm_settings=dict(raw.litellm_settings),
+        master_key=None,
+        client_keys=(),
         plugins=raw.router_plugins,
-        redis_url=_redis_url(raw.router_settings, environ),
-        warnings=tuple(warnings),
+        redis_url=None,
+        wildcards=tuple(found.wildcards),
+        others=tuple(found.other),
+        aliases=aliases,
+        hidden_aliases=hidden,
+    )
+    for alias, target in aliases.items():
+        if resolve_group(shape, target) is None:
+            path = f"router_settings.model_group_alias.{alias}"
+            issues.append(_unknown_group(path, target, shape))
+    fallbacks = {kind: _fallbacks(raw, kind, shape, issues) for kind in FALLBACK_KINDS}
+    cache = map_cache(
+        raw.litellm_settings,
+        raw.router_plugins.cache,
+        "cache" in raw.router_plugins.model_fields_set,
+        environ,
+    )
+    warnings += cache.warnings
+    master = raw.general_settings.master_key
+    config = shape.model_copy(
+        update={
+            "fallbacks": fallbacks["fallbacks"],
+            "context_window_fallbacks": fallbacks["context_window_fallbacks"],
+            "content_policy_fallbacks": fallbacks["content_policy_fallbacks"],
+            "default_fallbacks": _default_fallbacks(raw, shape, issues),
+            "master_key": master if master is not None and master.get_secret_value() else None,
+            "client_keys": _client_keys(raw, issues),
+            "plugins": raw.router_plugins.model_copy(update={"cache": cache.settings}),
+            "redis_url": _redis_url(raw.router_settings, environ) or cache.redis_url,
+            "routing": routing_settings(raw.router_settings, issues, warnings),
+            "callbacks": configured_callbacks(raw.litellm_settings, source, issues, warnings),
+            "environment": {k: str(v) for k, v in raw.environment_variables.items()},
+        }
     )
     issues.extend(budget_issues(config))
-    issues.extend(_price_issues(config))
+    price_errors, price_warnings = price_issues(config)
+    issues.extend(price_errors)
+    require = raw.router_plugins.pinning.require_pins or strict
     pin_errors, pin_warnings = pin_issues(
-        config.deployments, dt.date.today(), raw.router_plugins.pinning.retire_warn_days
+        config.deployments,
+        dt.date.today(),
+        raw.router_plugins.pinning.retire_warn_days,
+        require_pins=require,
     )
     issues.extend(pin_errors)
-    return config.model_copy(update={"warnings": (*config.warnings, *pin_warnings)})
-
-
-def _price_issues(config: RouterConfig) -> list[ConfigIssue]:
-    """LiteLLM prices unknown models at $0 silently: we refuse a deployment with no price."""
-    out = []
-    for dep in config.deployments:
-        if declared_prices(dep) or dep.model_info.get("free") is True:
-            continue
-        out.append(
-            ConfigIssue(
-                f"model_list[{dep.index}].model_info",
-                f"deployment {dep.id!r} declares no price, so its spend would be counted as $0",
-                "set model_info.input_cost_per_token and output_cost_per_token (USD per token), "
-                "or model_info.free: true for a model you do not pay per token",
-            )
-        )
-    return out
-
-
-# LiteLLM settings our own attempt loop replaces: accepted for compatibility, not applied.
-_REPLACED = (
-    "num_retries",
-    "timeout",
-    "stream_timeout",
-    "allowed_fails",
-    "cooldown_time",
-    "retry_policy",
-    "request_timeout",
-)
-
-
-def _ignored_litellm_settings(raw: RawConfig) -> list[str]:
-    out = []
-    for section in ("router_settings", "litellm_settings"):
-        for key in _REPLACED:
-            if key in getattr(raw, section):
-                out.append(
-                    f"{section}.{key} is not applied: llm-router's own failover "
-                    "(router_plugins.failover / breaker) replaces it"
-                )
-    return out
+    issues.extend(wildcard_issues(config, require))
+    warnings += price_warnings + pin_warnings + wildcard_warnings(config, require)
+    return config.model_copy(update={"warnings": tuple(warnings)})
 
 
 def _priority(dep: Deployment) -> tuple[int, int]:
     return (dep.order if dep.order is not None else 1_000_000, dep.index)
 
 
-def _deployments(entries: tuple[ModelEntry, ...], issues: list[ConfigIssue]) -> list[Deployment]:
-    out: list[Deployment] = []
-    seen: set[str] = set()
-    per_group: dict[str, int] = {}
-    for i, entry in enumerate(entries):
-        path = f"model_list[{i}]"
-        params = entry.litellm_params
-        try:
-            model, provider, _, _ = litellm.get_llm_provider(params.model, api_base=params.api_base)
-        except Exception:  # LiteLLM raises bare Exception subclasses of its own here
-            issues.append(
-                ConfigIssue(
-                    f"{path}.litellm_params.model",
-                    f"cannot tell which provider serves {params.model!r}",
-                    "prefix it with the provider, e.g. openai/, anthropic/, "
-                    "hosted_vllm/ or ollama/",
-                )
-            )
-            continue
-        n = per_group.get(entry.model_name, 0)
-        per_group[entry.model_name] = n + 1
-        dep_id = str(entry.model_info.get("id") or f"{entry.model_name}.{provider}.{n}")
-        if dep_id in seen:
-            issues.append(
-                ConfigIssue(
-                    f"{path}.model_info.id",
-                    f"id {dep_id!r} is used twice",
-                    "give every deployment a unique model_info.id",
-                )
-            )
-        seen.add(dep_id)
-        if params.api_keys and params.api_key is not None:
-            issues.append(
-                ConfigIssue(
-                    f"{path}.litellm_params.api_keys",
-                    "api_key and api_keys are both set",
-                    "list every key under api_keys and remove api_key",
-                )
-            )
-        out.append(
-            Deployment(
-                id=dep_id,
-                group=entry.model_name,
-                index=i,
-                provider=provider,
-                model=params.model,
-                pinned_model=model,
-                api_base=params.api_base,
-                order=params.order,
-                litellm_params=_plain_params(entry),
-                model_info=dict(entry.model_info),
-                api_keys=params.api_keys or ((params.api_key,) if params.api_key else ()),
+def _aliases(
+    settings: Mapping[str, Any], issues: list[ConfigIssue]
+) -> tuple[dict[str, str], frozenset[str]]:
+    """``model_group_alias``: ``{alias: group}`` or ``{alias: {model: group, hidden: true}}``."""
+    value = settings.get("model_group_alias") or {}
+    if not isinstance(value, Mapping):
+        issues.append(
+            ConfigIssue(
+                "router_settings.model_group_alias",
+                "must map an alias to a model group",
+                'write it as {"gpt-4": "chat"}',
             )
         )
-    return out
+        return {}, frozenset()
+    aliases: dict[str, str] = {}
+    hidden: set[str] = set()
+    for alias, target in value.items():
+        if isinstance(target, Mapping):
+            aliases[str(alias)] = str(target.get("model"))
+            if target.get("hidden"):
+                hidden.add(str(alias))
+        else:
+            aliases[str(alias)] = str(target)
+    return aliases, frozenset(hidden)
 
 
-def _plain_params(entry: ModelEntry) -> dict[str, Any]:
-    params = entry.litellm_params.model_dump(exclude_none=True, exclude={"api_keys"})
-    key = entry.litellm_params.api_key
-    if key is not None:
-        params["api_key"] = key.get_secret_value()
-    return params
+def _default_fallbacks(
+    raw: RawConfig, shape: RouterConfig, issues: list[ConfigIssue]
+) -> tuple[str, ...]:
+    """``default_fallbacks`` (either section): tried by any group without fallbacks of its own."""
+    out: list[str] = []
+    for section in ("router_settings", "litellm_settings"):
+        value = getattr(raw, section).get("default_fallbacks")
+        if value is None:
+            continue
+        names = [value] if isinstance(value, str) else list(value)
+        for name in map(str, names):
+            if resolve_group(shape, name) is None:
+                issues.append(_unknown_group(f"{section}.default_fallbacks", name, shape))
+            elif name not in out:
+                out.append(name)
+    return tuple(out)
+
+
+def _unknown_group(path: str, name: str, shape: RouterConfig) -> ConfigIssue:
+    return ConfigIssue(
+        path,
+        f"model group {name!r} is not in model_list",
+        f"use one of: {', '.join(sorted(shape.groups))}",
+    )
 
 
 def _fallbacks(
-    raw: RawConfig, kind: str, groups: set[str], issues: list[ConfigIssue]
+    raw: RawConfig, kind: str, shape: RouterConfig, issues: list[ConfigIssue]
 ) -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     for section in ("router_settings", "litellm_settings"):
@@ -204,28 +195,9 @@ def _fallbacks(
             for source, targets in item.items():
                 names = [targets] if isinstance(targets, str) else list(targets or [])
                 for name in [source, *names]:
-                    if name not in groups:
-                        issues.append(
-                            ConfigIssue(
-                                f"{path}[{i}].{source}",
-                                f"model group {name!r} is not in model_list",
-                                f"use one of: {', '.join(sorted(groups))}",
-                            )
-                        )
+                    if resolve_group(shape, str(name)) is None:
+                        issues.append(_unknown_group(f"{path}[{i}].{source}", str(name), shape))
                 out[str(source)] = (*out.get(str(source), ()), *map(str, names))
-    return out
-
-
-def _strip_callbacks(settings: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
-    out = dict(settings)
-    for key in ("success_callback", "failure_callback", "callbacks"):
-        names = out.get(key)
-        if isinstance(names, list) and _IGNORED_CALLBACKS & set(map(str, names)):
-            out[key] = [n for n in names if n not in _IGNORED_CALLBACKS]
-            warnings.append(
-                f"litellm_settings.{key}: LiteLLM's langfuse callback needs the old "
-                "Langfuse SDK and is ignored; llm-router traces to Langfuse itself"
-            )
     return out
 
 

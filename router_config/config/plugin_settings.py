@@ -8,7 +8,6 @@ them: they already meet the product targets (failover < 5 s).
 
 from __future__ import annotations
 
-import os
 from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
@@ -180,6 +179,10 @@ class CacheSettings(_Strict):
     fresh_ttl_s: float = Field(default=300, gt=0)
     max_stale_s: float = Field(default=86_400, gt=0)
     max_entries: int = Field(default=10_000, gt=0)
+    # From LiteLLM's cache_params: keys under their own prefix, and caching only for
+    # requests that ask (body "cache": {"use-cache": true}, LiteLLM's mode: default_off).
+    namespace: str | None = None
+    opt_in: bool = False
 
 
 class AbstainSettings(_Strict):
@@ -199,17 +202,19 @@ class PinningSettings(_Strict):
 
     ``on_drift`` is the default policy (a deployment may override it with
     ``model_info.on_drift``): ``warn`` answers and alerts, ``fail_over`` tries
-    the next deployment, ``reject`` answers 502 ``version_drift``. Pins are
-    recorded in Redis (when configured) or ``history_file``.
+    the next deployment, ``reject`` answers 502 ``version_drift``. A floating
+    alias (``gpt-4o``) is accepted and pinned on first sight: the version its
+    first answer names is recorded, and drift from it is alerted from then on;
+    ``require_pins: true`` refuses floating aliases instead (as ``check --strict``).
+    Pins are recorded in Redis (when configured) or ``history_file`` (default: one
+    file per namespace in the user's state directory).
     """
 
     on_drift: Literal["warn", "fail_over", "reject"] = "warn"
     retire_warn_days: int = Field(default=30, ge=0)
-    history_file: str = Field(
-        default_factory=lambda: os.environ.get(
-            "LLM_ROUTER_VERSIONS_FILE", "~/.local/state/llm-router/versions.jsonl"
-        )
-    )
+    require_pins: bool = False
+    # None: $LLM_ROUTER_VERSIONS_FILE, else one file per namespace in the state directory.
+    history_file: str | None = None
 
 
 class BudgetLimit(_Strict):
@@ -283,8 +288,14 @@ class TransportSettings(_Strict):
 
 
 class PluginsConfig(_Strict):
-    """The whole ``router_plugins:`` section."""
+    """The whole ``router_plugins:`` section.
 
+    ``namespace`` prefixes every Redis key and names the pin history: replicas of
+    one gateway share it; two gateways sharing one Redis need different ones, or
+    they share spend, breakers, limits and cache.
+    """
+
+    namespace: str = Field(default="llm-router", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     server: ServerSettings = ServerSettings()
     transport: TransportSettings = TransportSettings()
     client_keys: tuple[ClientKeySettings, ...] = ()

@@ -84,6 +84,9 @@ class Deployment(BaseModel):
     litellm_params: JsonMap
     model_info: JsonMap
     api_keys: tuple[SecretStr, ...] = ()
+    mode: str = "chat"  # model_info.mode, else LiteLLM's price map: chat, embedding...
+    weight: float | None = None  # litellm_params.weight: share among deployments of one order
+    tags: tuple[str, ...] = ()  # litellm_params.tags: tag routing
 
     @property
     def rpm(self) -> int | None:
@@ -119,6 +122,19 @@ class ClientKey(BaseModel):
     tpm: int | None = None
 
 
+class RoutingSettings(BaseModel):
+    """How deployments of one group and one ``order`` share traffic (``router_settings``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    strategy: str = "simple-shuffle"
+    latency_ttl_s: float = 3600.0  # routing_strategy_args.ttl
+    latency_buffer: float = 0.0  # routing_strategy_args.lowest_latency_buffer
+    tag_filtering: bool = False
+    tag_match_any: bool = True
+    max_fallbacks: int | None = None
+
+
 class RouterConfig(BaseModel):
     """Everything the gateway needs, validated and frozen."""
 
@@ -137,6 +153,17 @@ class RouterConfig(BaseModel):
     plugins: PluginsConfig
     redis_url: str | None
     warnings: tuple[str, ...] = ()
+    routing: RoutingSettings = RoutingSettings()
+    # Wildcard routes (model_name "*", "anthropic/*"): resolved per request (``wildcards``).
+    wildcards: tuple[Deployment, ...] = ()
+    # Deployments of other modes (embeddings, images...): listed, never routed for chat.
+    others: tuple[Deployment, ...] = ()
+    aliases: Mapping[str, str] = Field(default_factory=dict)  # model_group_alias
+    hidden_aliases: frozenset[str] = frozenset()
+    default_fallbacks: tuple[str, ...] = ()
+    # Callbacks as configured (``module.instance`` or a LiteLLM logger name), by kind.
+    callbacks: Mapping[str, tuple[str, ...]] = Field(default_factory=dict)
+    environment: Mapping[str, str] = Field(default_factory=dict)  # environment_variables
 
     def deployment(self, deployment_id: str) -> Deployment:
         """The deployment registered under ``deployment_id``."""

@@ -262,7 +262,9 @@ class AttemptRunner:
         if attempt.served_model:
             body["model"] = attempt.served_model
         attempt.usage = usage if usage is not None else usage_from(body.get("usage"))
-        attempt.cost_usd = cost_usd(attempt.deployment, attempt.usage, litellm_cost)
+        attempt.cost_usd = cost_usd(
+            attempt.deployment, attempt.usage, litellm_cost, attempt.latency_ms / 1000
+        )
 
     def _fail(self, attempt: Attempt, failure: Failure, message: str) -> None:
         attempt.latency_ms = (self._clock() - attempt.started) * 1000

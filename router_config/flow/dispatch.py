@@ -115,7 +115,7 @@ class Dispatcher:
 
     async def run(self, ctx: RequestContext) -> Served:
         """Serve ``ctx`` from the first deployment that answers in time."""
-        race = _Race(self, ctx, self._planner.plan(ctx.group))
+        race = _Race(self, ctx, self._planner.plan(ctx.group, ctx))
         try:
             return await race.run()
         finally:

@@ -224,7 +224,10 @@ class Gateway:
                 "choices": [],
                 "usage": _usage_dict(attempt.usage),
             }
-        attempt.cost_usd = cost_usd(attempt.deployment, attempt.usage, assembler.litellm_cost)
+        duration_s = self.clock() - attempt.started  # per-second prices: the whole stream
+        attempt.cost_usd = cost_usd(
+            attempt.deployment, attempt.usage, assembler.litellm_cost, duration_s
+        )
         ctx.outcome = "ok"
         await self._settled(ctx, attempt)
         body = assembler.body()
@@ -278,7 +281,10 @@ class Gateway:
                     await closer()
             if not attempt.usage.total_tokens:  # the provider's usage, else what was received
                 attempt.usage = counted_usage(attempt.deployment, ctx.messages, assembler.text)
-            attempt.cost_usd = cost_usd(attempt.deployment, attempt.usage, assembler.litellm_cost)
+            duration_s = self.clock() - attempt.started
+            attempt.cost_usd = cost_usd(
+                attempt.deployment, attempt.usage, assembler.litellm_cost, duration_s
+            )
             await self._settled(ctx, attempt)
 
     async def _settled(self, ctx: RequestContext, attempt: Attempt) -> None:

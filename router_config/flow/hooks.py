@@ -124,6 +124,11 @@ class RequestContext:
     # Deployments whose half-open probe this request carries (the breaker says so in
     # before_attempt): the attempt loop races each against the next deployment.
     probes: set[str] = field(default_factory=set)
+    # LiteLLM's request metadata (logs, Langfuse) and tags (tag routing: metadata.tags or tags).
+    metadata: dict[str, Any] = field(default_factory=dict)
+    request_tags: tuple[str, ...] = ()
+    # Per group, the load balancer's ranking of deployment ids for this request (planner).
+    routing: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def state_key(self) -> int:

@@ -23,12 +23,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import litellm
 
+from router_config.config.routes import WILDCARD_SEPARATOR
 from router_config.config.schema import Deployment, RouterConfig
 from router_config.providers.sent import SentMarker
 
 # router_settings keys LiteLLM's Router may still use; the rest are ours to apply. Redis
-# is not among them: cooldowns and rpm/tpm counting are ours, with their own client.
-_PASSED_ROUTER_SETTINGS = ("routing_strategy", "routing_strategy_args", "enable_pre_call_checks")
+# is not among them: cooldowns and rpm/tpm counting are ours, with their own client; nor
+# is the routing strategy: each Router entry is one deployment, we balance between them.
+_PASSED_ROUTER_SETTINGS = ("enable_pre_call_checks",)
 # litellm_params LiteLLM must not act on: priority and rate limits are applied by us.
 _OUR_PARAMS = ("order", "rpm", "tpm")
 # litellm_settings applied as module globals, with the defaults we want when unset.
@@ -38,6 +40,7 @@ _GLOBAL_DEFAULTS: dict[str, Any] = {
     "drop_params": True,
     "modify_params": False,
     "disable_aiohttp_transport": True,
+    "ssl_verify": True,
 }
 
 
@@ -47,6 +50,7 @@ class RouterHandle:
 
     router: Any
     _saved: dict[str, Any] = field(default_factory=dict)
+    _saved_env: dict[str, str | None] = field(default_factory=dict)
     _closed: bool = False
 
     def take_over(self, old: RouterHandle) -> None:
@@ -54,6 +58,7 @@ class RouterHandle:
         and the globals as they were before ``old`` are what we restore at the end. The old
         Router's own callback registrations go now (LiteLLM keeps them in module lists)."""
         self._saved = old._saved
+        self._saved_env = {**self._saved_env, **old._saved_env}  # the oldest value wins
         old._closed = True
         old.router.retire()
 
@@ -76,6 +81,11 @@ class RouterHandle:
             await shared.close()
         for name, value in self._saved.items():
             setattr(litellm, name, value)
+        for key, before in self._saved_env.items():
+            if before is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = before
 
 
 def build_router(config: RouterConfig, callbacks: Sequence[Any] = ()) -> RouterHandle:
@@ -88,15 +98,21 @@ def build_router(config: RouterConfig, callbacks: Sequence[Any] = ()) -> RouterH
         setattr(litellm, name, config.litellm_settings.get(name, default))
     litellm.suppress_debug_info = True
     litellm.callbacks = [*saved["callbacks"], SentMarker(), *callbacks]
+    # environment_variables: LiteLLM's proxy sets them in the process (providers read some,
+    # e.g. AZURE_API_VERSION, at call time); put back on close.
+    saved_env = {key: os.environ.get(key) for key in config.environment}
+    os.environ.update(config.environment)
     settings = {k: v for k, v in config.router_settings.items() if k in _PASSED_ROUTER_SETTINGS}
+    entries = [entry for dep in config.deployments for entry in _entries(dep)]
+    entries += [entry for dep in config.wildcards for entry in _entries(dep, wildcard=True)]
     router = litellm.Router(
-        model_list=[entry for dep in config.deployments for entry in _entries(dep)],
+        model_list=entries,
         num_retries=0,
         max_fallbacks=0,
         disable_cooldowns=True,
         **settings,
     )
-    return RouterHandle(router=router, _saved=saved)
+    return RouterHandle(router=router, _saved=saved, _saved_env=saved_env)
 
 
 def key_entry_name(deployment: Deployment, key_index: int) -> str:
@@ -104,15 +120,26 @@ def key_entry_name(deployment: Deployment, key_index: int) -> str:
     return deployment.id if key_index == 0 else f"{deployment.id}#key{key_index}"
 
 
-def _entries(dep: Deployment) -> list[dict[str, Any]]:
-    """One Router entry per provider key, so a request can be sent with a chosen key."""
+def _entries(dep: Deployment, *, wildcard: bool = False) -> list[dict[str, Any]]:
+    """One Router entry per provider key, so a request can be sent with a chosen key.
+
+    A wildcard route is registered as a pattern, ``<id>:*`` with model ``*``: the concrete
+    deployment ``<id>:<provider/model>`` the planner resolves a request to is then called
+    by its id, and LiteLLM's pattern router turns ``*`` into exactly that model."""
     params = {k: v for k, v in dep.litellm_params.items() if k not in _OUR_PARAMS}
+    if wildcard:
+        params["model"] = "*"
     keys: list[str | None] = [k.get_secret_value() for k in dep.api_keys] or [None]
-    return [
-        {
-            "model_name": key_entry_name(dep, n),
-            "litellm_params": {**params, "api_key": key} if key is not None else params,
-            "model_info": {**dep.model_info, "id": key_entry_name(dep, n)},
-        }
-        for n, key in enumerate(keys)
-    ]
+    out = []
+    for n, key in enumerate(keys):
+        name = key_entry_name(dep, n)
+        out.append(
+            {
+                "model_name": name.replace(dep.id, f"{dep.id}{WILDCARD_SEPARATOR}*", 1)
+                if wildcard
+                else name,
+                "litellm_params": {**params, "api_key": key} if key is not None else params,
+                "model_info": {**dep.model_info, "id": name},
+            }
+        )
+    return out

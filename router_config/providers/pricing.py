@@ -1,14 +1,19 @@
-"""Cost of one provider call, from the prices declared in the config, split into buckets.
+"""Cost of one provider call split into Langfuse's buckets, and where prices come from.
 
-We compute cost ourselves from usage and the deployment's declared prices,
-because LiteLLM prices models missing from its map at $0 without a word
-(../shared/LITELLM_NOTES.md). LiteLLM's own figure is used only when the
-deployment declares no price at all.
+We compute cost ourselves from usage and the deployment's prices: those declared
+in the config, else those of LiteLLM's bundled price map (offline, the pinned
+release's). LiteLLM prices models missing from its map at $0 without a word
+(../shared/LITELLM_NOTES.md), so a billed deployment priced nowhere is refused at
+load; LiteLLM's own figure is used only for a deployment priced nowhere that we
+accepted (an OpenAI-compatible server of unknown billing, an Azure deployment
+priced by the model Azure reports).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import litellm
@@ -22,6 +27,13 @@ PRICE_KEYS = (
     "cache_read_input_token_cost",
     "cache_creation_input_token_cost",
     "output_cost_per_reasoning_token",
+    "input_cost_per_second",
+    "output_cost_per_second",
+)
+# Providers of self-hosted servers: nothing is billed per token (their model_info may still
+# declare prices, e.g. to account for GPU time).
+LOCAL_PROVIDERS = frozenset(
+    {"hosted_vllm", "vllm", "ollama", "ollama_chat", "lm_studio", "llamafile", "openai_like"}
 )
 # Langfuse's canonical usage and cost buckets (its OTel ingestion normalises provider usage
 # to these names; its dashboards sum every key containing "input" as input and "output" as
@@ -30,8 +42,43 @@ INPUT, CACHE_READ, CACHE_WRITE = "input", "input_cached_tokens", "input_cache_cr
 OUTPUT, REASONING = "output", "output_reasoning_tokens"
 
 
+@dataclass(frozen=True)
+class PriceSource:
+    """Where a deployment's prices come from, as ``check`` shows it."""
+
+    kind: str  # config | litellm-map | free | local | unpriced
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.detail})" if self.detail else self.kind
+
+
 def declared_prices(deployment: Deployment) -> dict[str, float]:
-    """Per-token USD prices from ``model_info`` (first) or ``litellm_params``."""
+    """USD prices of a deployment: from its config (``model_info`` first, then
+    ``litellm_params``), else from LiteLLM's bundled price map for its model (or
+    ``model_info.base_model``), as the pinned LiteLLM release ships it (offline)."""
+    config = _config_prices(deployment)
+    if config:
+        return config
+    found = _map_prices(deployment.provider, deployment.pinned_model, _base_model(deployment))
+    return dict(found[0]) if found is not None else {}
+
+
+def price_source(deployment: Deployment) -> PriceSource:
+    """Config, LiteLLM's map (and the key it was found under), free, local, or unpriced."""
+    if _config_prices(deployment):
+        return PriceSource("config")
+    found = _map_prices(deployment.provider, deployment.pinned_model, _base_model(deployment))
+    if found is not None:
+        return PriceSource("litellm-map", found[1])
+    if deployment.model_info.get("free") is True:
+        return PriceSource("free", "model_info.free")
+    if deployment.provider in LOCAL_PROVIDERS:
+        return PriceSource("local", "self-hosted server: $0 per token")
+    return PriceSource("unpriced")
+
+
+def _config_prices(deployment: Deployment) -> dict[str, float]:
     out: dict[str, float] = {}
     for source in (deployment.litellm_params, deployment.model_info):
         for key in PRICE_KEYS:
@@ -41,14 +88,47 @@ def declared_prices(deployment: Deployment) -> dict[str, float]:
     return out
 
 
-def cost_usd(deployment: Deployment, usage: Usage, litellm_cost: float | None) -> float:
+def _base_model(deployment: Deployment) -> str | None:
+    value = deployment.model_info.get("base_model")
+    return str(value) if value else None
+
+
+@lru_cache(maxsize=4096)
+def _map_prices(
+    provider: str, model: str, base_model: str | None
+) -> tuple[tuple[tuple[str, float], ...], str] | None:
+    """Prices from LiteLLM's map and the key found, or None. A map entry whose prices are
+    all zero is no price for a billed provider: LiteLLM ships such placeholders (seen:
+    claude-sonnet-4-20250514), and counting them as $0 is the silent case we refuse."""
+    candidates = [m for m in (base_model, model) if m]
+    for candidate in candidates:
+        try:
+            info = litellm.get_model_info(model=candidate, custom_llm_provider=provider)
+        except Exception:  # LiteLLM raises for names it has not mapped
+            continue
+        prices = tuple(
+            (key, float(info[key])) for key in PRICE_KEYS if isinstance(info.get(key), int | float)
+        )
+        billed = any(v > 0 for _, v in prices)
+        if billed or (prices and (provider in LOCAL_PROVIDERS or "free" in candidate)):
+            return prices, str(info.get("key") or candidate)
+    return None
+
+
+def cost_usd(
+    deployment: Deployment, usage: Usage, litellm_cost: float | None, duration_s: float = 0.0
+) -> float:
     """USD for one call: uncached input, cache reads, cache writes, output and reasoning,
-    each at its declared price (LiteLLM's defaults: cache prices fall back to the input
-    price, the reasoning price to the output price)."""
+    each at its price (LiteLLM's defaults: cache prices fall back to the input price, the
+    reasoning price to the output price), plus ``duration_s`` times the per-second prices
+    (SageMaker-style deployments)."""
     prices = declared_prices(deployment)
     if not prices:
         return float(litellm_cost or 0.0)
-    return sum(_bucket_costs(prices, usage).values())
+    per_second = prices.get("input_cost_per_second", 0.0) + prices.get(
+        "output_cost_per_second", 0.0
+    )
+    return sum(_bucket_costs(prices, usage).values()) + duration_s * per_second
 
 
 def _bucket_costs(prices: Mapping[str, float], usage: Usage) -> dict[str, float]:

@@ -121,7 +121,8 @@ class FakeProvider:
                     ],
                 },
             )
-        elif method == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
+        elif method == "POST" and path.endswith("/chat/completions"):
+            # Any prefix: Azure's /openai/deployments/<name>/chat/completions?api-version=...
             await self._complete(scope, raw, receive, send, anthropic=False)
         elif method == "POST" and path in ("/v1/messages", "/messages"):
             await self._complete(scope, raw, receive, send, anthropic=True)
