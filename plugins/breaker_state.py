@@ -16,8 +16,7 @@ _MISS: Any = object()
 
 # A successful call, in one atomic round trip (the hot path): fold the latency into the
 # EWMA, start a new error-rate window when the window changed, count the call, reset the
-# failure and slowness streaks; returns the state it found, so the caller can close a
-# half-open breaker.
+# failure streak; returns the state it found, so the caller can close a half-open breaker.
 _SUCCESS = """
 local s = redis.call('HMGET', KEYS[1], 'ewma_ms', 'window', 'state')
 local ewma = tonumber(ARGV[2])
@@ -25,7 +24,7 @@ if s[1] then ewma = (1 - tonumber(ARGV[3])) * tonumber(s[1]) + tonumber(ARGV[3])
 if s[2] ~= ARGV[1] then
   redis.call('HSET', KEYS[1], 'window', ARGV[1], 'win_total', 0, 'win_failed', 0)
 end
-redis.call('HSET', KEYS[1], 'ewma_ms', tostring(ewma), 'consecutive', 0, 'slow', 0)
+redis.call('HSET', KEYS[1], 'ewma_ms', tostring(ewma), 'consecutive', 0)
 redis.call('HINCRBY', KEYS[1], 'win_total', 1)
 return s[3] or 'closed'
 """
@@ -66,7 +65,7 @@ class BreakerStore:
         ewma = latency_ms if not previous else (1 - weight) * float(previous) + weight * latency_ms
         if local.get("window") != window:
             local.update(window=window, win_total="0", win_failed="0")
-        local.update(ewma_ms=str(ewma), consecutive="0", slow="0")
+        local.update(ewma_ms=str(ewma), consecutive="0")
         local["win_total"] = str(int(local["win_total"]) + 1)
         state = local.get("state", "closed")
         if self._redis is not None and self._redis.available:

@@ -1,14 +1,14 @@
 """``CircuitBreaker``: skip deployments that are failing, alert when they open and recover.
 
-closed -> open after N consecutive failures, after N consecutive races lost while it
-had not even started answering (a hang shows so before any timeout does), on a
-failure rate over a window, at once on 401/403, or on 429 for the Retry-After it
-gave. Open deployments are skipped without a call. After the cool-down exactly
-one probe (across replicas) decides: a request's own call, which the attempt loop
-races against the next deployment so that no caller waits for it, or, when no
-request comes, a background health call. A failed probe doubles the cool-down
-(up to ``cooldown_max_s``), a good one closes the breaker. Only provider faults
-count: the caller's own errors, deadlines and departures never move it.
+closed -> open after N consecutive failures, on a failure rate over a window, at once
+on 401/403, or on 429 for the Retry-After it gave. A hung deployment still shows as
+time-outs while hedges serve its callers: a call that lost a race goes on alone until
+its first token or its own limit. Open deployments are skipped without a call. After
+the cool-down exactly one probe (across replicas) decides: a request's own call, which
+the attempt loop races against the next deployment so that no caller waits for it, or,
+when no request comes, a background health call. A failed probe doubles the cool-down
+(up to ``cooldown_max_s``), a good one closes the breaker. Only provider faults count:
+the caller's own errors, deadlines and departures never move it.
 """
 
 from __future__ import annotations
@@ -161,28 +161,20 @@ class CircuitBreaker(GatewayPlugin):
         self._probing.discard((ctx.state_key, attempt.deployment.id))
         if attempt.outcome == "streaming" or attempt.reason in NOT_HEALTH:
             return
-        if attempt.outcome == "hedge_lost":  # reason "late": it had not started answering
-            await self.record_slow(attempt.deployment, attempt.latency_ms)
-            return
+        if attempt.outcome in ("hedge_lost", "probe_ok"):
+            if attempt.first_token_ms is None:
+                return  # stopped before it could show anything
+            healthy = True  # it lost a race but answered: alive
+        else:
+            healthy = attempt.ok
         await self.record(
             attempt.deployment,
-            attempt.ok or attempt.outcome == "probe_ok",
+            healthy,
             attempt.reason,
             attempt.message,
             attempt.first_token_ms or attempt.latency_ms,
             attempt.retry_after_s,
         )
-
-    async def record_slow(self, dep: Deployment, waited_ms: float) -> None:
-        """It lost a race without a single token after its hedge point: a hang looks like
-        this long before a timeout does."""
-        slow = await self._store.incr(dep.id, "slow")
-        state = await self._store.load(dep.id)
-        if slow >= self._s.slow_threshold or state.get("state") == "half_open":
-            await self._store.update(
-                dep.id, {"last_error": f"unresponsive: no token in {waited_ms:.0f} ms"}
-            )
-            await self._open(dep, self._now(), "unresponsive", None, state)
 
     async def record(
         self,
@@ -240,7 +232,7 @@ class CircuitBreaker(GatewayPlugin):
         cooldown = min(self._s.cooldown_max_s, self._s.cooldown_s * 2 ** max(0, opens - 2))
         for_s = max(cooldown, retry_after_s or 0)
         await self._store.update(
-            dep.id, {"state": "open", "opened_at": now, "open_until": now + for_s, "slow": 0}
+            dep.id, {"state": "open", "opened_at": now, "open_until": now + for_s}
         )
         await self._store.release_probe(dep.id)
         self._seen_open.add(dep.id)
@@ -268,7 +260,7 @@ class CircuitBreaker(GatewayPlugin):
 
     async def _close(self, dep: Deployment) -> None:
         await self._store.update(
-            dep.id, {"state": "closed", "consecutive": 0, "slow": 0, "opens": 0, "open_until": 0}
+            dep.id, {"state": "closed", "consecutive": 0, "opens": 0, "open_until": 0}
         )
         await self._store.release_probe(dep.id)
         self._seen_open.discard(dep.id)

@@ -1,12 +1,13 @@
 """``PrometheusMetrics``: counts requests, attempts, tokens, cost and fallbacks.
 
-Recorded when a request ends, from the attempts on its context, so a stream
-is counted with its final usage and every failed attempt is counted too.
+Each attempt is counted when it is over (a stream with its final usage, a call that
+lost a hedged race when it stops, which may be after its request ended); requests and
+fallbacks when the request ends.
 """
 
 from __future__ import annotations
 
-from router_config.flow.hooks import Clock, GatewayPlugin, RequestContext
+from router_config.flow.hooks import Attempt, Clock, GatewayPlugin, RequestContext
 from router_config.metrics import Metrics
 
 
@@ -19,30 +20,33 @@ class PrometheusMetrics(GatewayPlugin):
         self._m = metrics
         self._clock = clock
 
+    async def after_attempt(self, ctx: RequestContext, attempt: Attempt) -> None:
+        if attempt.outcome in ("streaming", "pending"):
+            return  # counted once it is over
+        m, dep = self._m, attempt.deployment
+        m.attempts.labels(dep.provider, dep.id, attempt.outcome, attempt.reason or "").inc()
+        m.attempt_latency.labels(dep.provider, dep.id).observe(attempt.latency_ms / 1000)
+        if attempt.first_token_ms is not None:
+            m.first_token.labels(dep.provider, dep.id).observe(attempt.first_token_ms / 1000)
+        if attempt.hedge:
+            result = "won" if attempt.ok else attempt.outcome
+            m.hedges.labels(ctx.group, dep.id, result).inc()
+        usage = attempt.usage
+        for kind, count in (
+            ("prompt", usage.prompt_tokens),
+            ("completion", usage.completion_tokens),
+            ("cached", usage.cached_tokens),
+            ("reasoning", usage.reasoning_tokens),
+        ):
+            if count:
+                m.tokens.labels(dep.provider, dep.id, kind).inc(count)
+        if attempt.cost_usd:
+            m.cost.labels(dep.provider, dep.id, ctx.group, ctx.team).inc(attempt.cost_usd)
+
     async def on_request_end(self, ctx: RequestContext) -> None:
         m = self._m
         m.requests.labels(ctx.group, ctx.outcome, str(ctx.status)).inc()
         m.request_latency.labels(ctx.group).observe(self._clock() - ctx.started)
-        for attempt in ctx.attempts:
-            dep = attempt.deployment
-            m.attempts.labels(dep.provider, dep.id, attempt.outcome, attempt.reason or "").inc()
-            m.attempt_latency.labels(dep.provider, dep.id).observe(attempt.latency_ms / 1000)
-            if attempt.first_token_ms is not None:
-                m.first_token.labels(dep.provider, dep.id).observe(attempt.first_token_ms / 1000)
-            if attempt.hedge:
-                result = "won" if attempt.ok else attempt.outcome
-                m.hedges.labels(ctx.group, dep.id, result).inc()
-            usage = attempt.usage
-            for kind, count in (
-                ("prompt", usage.prompt_tokens),
-                ("completion", usage.completion_tokens),
-                ("cached", usage.cached_tokens),
-                ("reasoning", usage.reasoning_tokens),
-            ):
-                if count:
-                    m.tokens.labels(dep.provider, dep.id, kind).inc(count)
-            if attempt.cost_usd:
-                m.cost.labels(dep.provider, dep.id, ctx.group, ctx.team).inc(attempt.cost_usd)
         final = ctx.final
         if final is not None and "fallback" in ctx.tags:
             failed = ctx.attempts[0].deployment.id if final.number > 1 else ctx.skipped[0][0]

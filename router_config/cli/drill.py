@@ -79,12 +79,13 @@ def _run(
         ) as client,
     ):
         if scenario.warmup:
+            p.set_mode(scenario.warmup_mode)
             _warm_up(client, scenario.warmup)
         for fake, mode in zip(
             fakes, (scenario.primary, scenario.fallback, scenario.local), strict=True
         ):
             fake.set_mode(mode)
-        RUNNERS[scenario.kind](scenario, client, gateway, p, outcome)
+        RUNNERS[scenario.kind](scenario, client, gateway, fakes, outcome)
         outcome.alerts = _alerts(gateway.base_url)
         if scenario.no_alerts and outcome.alerts:
             outcome.problems.append(f"{outcome.alerts} alert(s) for a healthy provider")
@@ -95,9 +96,10 @@ def _sequential(
     scenario: Scenario,
     client: openai.OpenAI,
     gateway: GatewayServer,
-    p: FakeProviderServer,
+    fakes: tuple[FakeProviderServer, ...],
     outcome: Outcome,
 ) -> None:
+    p = fakes[0]
     if scenario.cached_prompt:
         _prime_cache(client, p, scenario)
     messages = _prompt(scenario.prompt_words)
@@ -112,7 +114,7 @@ def _onset(
     scenario: Scenario,
     client: openai.OpenAI,
     gateway: GatewayServer,
-    p: FakeProviderServer,
+    fakes: tuple[FakeProviderServer, ...],
     outcome: Outcome,
 ) -> None:
     """Many callers are mid-request when the primary starts hanging."""
@@ -128,10 +130,11 @@ def _recovery(
     scenario: Scenario,
     client: openai.OpenAI,
     gateway: GatewayServer,
-    p: FakeProviderServer,
+    fakes: tuple[FakeProviderServer, ...],
     outcome: Outcome,
 ) -> None:
     """Callers keep coming while the primary hangs, then heals; when is it serving again?"""
+    p = fakes[0]
     started = time.monotonic()
     healed_at: float | None = None
     back_after_ms: float | None = None
@@ -159,7 +162,7 @@ def _hostile(
     scenario: Scenario,
     client: openai.OpenAI,
     gateway: GatewayServer,
-    p: FakeProviderServer,
+    fakes: tuple[FakeProviderServer, ...],
     outcome: Outcome,
 ) -> None:
     """One caller sends what no provider can answer: a body nested 1,000 deep, and deadlines
@@ -190,7 +193,32 @@ def _hostile(
             outcome.problems.append("another tenant was not served by the primary")
 
 
-RUNNERS = {"sequential": _sequential, "onset": _onset, "recovery": _recovery, "hostile": _hostile}
+def _steady(
+    scenario: Scenario,
+    client: openai.OpenAI,
+    gateway: GatewayServer,
+    fakes: tuple[FakeProviderServer, ...],
+    outcome: Outcome,
+) -> None:
+    """Healthy providers with a real spread of latency: how many extra calls do hedges and
+    probes cost? (Target: at most 2 %.)"""
+    before = sum(fake.stats()["requests"] for fake in fakes)
+    with ThreadPoolExecutor(scenario.concurrency) as pool:
+        list(pool.map(lambda _: _one(client, False, outcome), range(scenario.requests)))
+    calls = sum(fake.stats()["requests"] for fake in fakes) - before
+    extra = (calls - scenario.requests) / scenario.requests
+    outcome.notes.append(f"{calls} calls for {scenario.requests} requests: {extra:.1%} extra")
+    if extra > 0.02:
+        outcome.problems.append(f"{extra:.1%} extra provider calls in a healthy steady state")
+
+
+RUNNERS = {
+    "sequential": _sequential,
+    "onset": _onset,
+    "recovery": _recovery,
+    "hostile": _hostile,
+    "steady": _steady,
+}
 
 
 def _warm_up(client: openai.OpenAI, requests: int) -> None:

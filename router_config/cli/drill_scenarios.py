@@ -18,6 +18,8 @@ FAILOVER_TARGET_MS = 5000.0
 LONG_ANSWER = "latency:ttft=500,tps=100,tokens=800"
 # A healthy provider's timing on short prompts (learned during warm-up).
 REAL = "latency:ttft=300,tps=100,tokens=20"
+# Real spread: 0.2-2 s to a first token, as providers show on short prompts.
+SPREAD = "latency:ttft=200,jitter=1800,tokens=5"
 
 
 @dataclass
@@ -38,9 +40,10 @@ class Scenario:
     served_by: str | None = None  # every request must be served by this provider
     max_ms: float = FAILOVER_TARGET_MS
     no_alerts: bool = False
-    kind: str = "sequential"  # sequential, onset, recovery or hostile
+    kind: str = "sequential"  # sequential, onset, recovery, hostile or steady
     concurrency: int = 1
     warmup: int = 0  # healthy requests first, so latency is learned
+    warmup_mode: str | None = None  # the primary's mode during warm-up (default: instant)
 
 
 @dataclass
@@ -134,6 +137,16 @@ SCENARIOS = (
         kind="hostile",
         warmup=10,
         requests=4,
+    ),
+    Scenario(
+        "healthy steady state, 0.2-2 s to first token: extra calls",
+        primary=SPREAD,
+        kind="steady",
+        warmup=60,
+        warmup_mode=SPREAD,
+        concurrency=16,
+        requests=200,
+        served_by="openai",
     ),
     Scenario(
         "all down, new prompt: abstain",

@@ -127,23 +127,23 @@ class FailoverSettings(_Strict):
 class BreakerSettings(_Strict):
     """Circuit breaker per deployment (state in Redis when configured).
 
-    Opens after ``failure_threshold`` consecutive failures, after ``slow_threshold``
-    consecutive lost hedges in which it had not even started answering (a hang shows
-    so before any timeout), or when over ``window_s`` at least ``min_requests`` attempts
-    ran and more than ``failure_rate`` of them failed. Open deployments are skipped at
-    once. After the cool-down one probe (across replicas) decides: a request's call that
-    races the next deployment, so no caller waits for it, or a background health call
-    when there is no traffic. The cool-down is ``cooldown_s`` for the first opening and
-    the first failed probe, then doubles with each failed probe up to ``cooldown_max_s``
-    (1, 1, 2, 4... 60 s by default): a flap is seen in about a second, a
-    long outage costs few probes. Only provider faults count: the caller's own errors
-    and deadlines never move a breaker. ``health_check_interval_s`` probes every deployment
-    all the time, to find an outage before a request does.
+    Opens after ``failure_threshold`` consecutive failures, or when over ``window_s`` at
+    least ``min_requests`` attempts ran and more than ``failure_rate`` of them failed. A
+    call that lost a hedged race goes on alone until its first token or its own limit,
+    so a hang still shows as time-outs while callers are served by the hedge. Open
+    deployments are skipped at once. After the cool-down one probe (across replicas)
+    decides: a request's call that races the next deployment, so no caller waits for it,
+    or a background health call when there is no traffic. The cool-down is
+    ``cooldown_s`` for the first opening and the first failed probe, then doubles with
+    each failed probe up to ``cooldown_max_s`` (1, 1, 2, 4... 60 s by default): a flap is
+    seen in about a second, a long outage costs few probes. Only provider faults count:
+    the caller's own errors and deadlines never move a breaker.
+    ``health_check_interval_s`` probes every deployment all the time, to find an outage
+    before a request does.
     """
 
     enabled: bool = True
     failure_threshold: int = Field(default=2, ge=1, le=100)
-    slow_threshold: int = Field(default=3, ge=1, le=100)
     failure_rate: float = Field(default=0.5, gt=0, le=1)
     min_requests: int = Field(default=10, ge=1)
     window_s: float = Field(default=30.0, gt=0)

@@ -389,14 +389,14 @@ class _Race:
             raise UpstreamRejectedRequest(message)
 
     async def _finish(self, winner: Lane) -> Served | None:
-        """The winner has its first token: cancel the others, then let it finish (a caller
+        """The winner has its first token: settle the others, then let it finish (a caller
         that wants one body is served once the whole answer is assembled)."""
         for lane in [lane for lane in self.lanes if lane is not winner]:
             self.lanes.remove(lane)
-            if lane.probe:
+            if lane.probe or lane.started < winner.started:
                 self._detach(lane)
             else:
-                await self._lose(lane, late=lane.started < winner.started)
+                await self._lose(lane)
         assert winner.task is not None
         served, failure = await winner.task
         self.lanes.remove(winner)
@@ -410,17 +410,26 @@ class _Race:
         await self._failed(failure)  # it failed after its first token: the plan goes on
         return None
 
-    async def _lose(self, lane: Lane, *, late: bool) -> None:
-        """Cancel a lane that lost the race and settle its attempt as ``hedge_lost``."""
+    async def _lose(self, lane: Lane) -> None:
+        """Cancel a lane started after the winner (a hedge that lost): ``hedge_lost``."""
         assert lane.task is not None
         lane.task.cancel()
         await asyncio.gather(lane.task, return_exceptions=True)
+        await self._settle_loser(lane, "hedge_lost", "hedge")
+
+    async def _settle_loser(self, lane: Lane, outcome: str, reason: str | None) -> None:
+        """A lane that will not serve: what it cost (the prompt, if the provider had started
+        answering), and its outcome for every plugin (breaker, ledger, logs, traces)."""
         attempt = lane.attempt
-        if attempt is None or attempt.outcome not in ("pending",):
+        if attempt is not None and attempt.outcome == "ok":
+            # It finished its whole answer before it could be stopped: already paid for and
+            # seen by every plugin; only no longer the one that served.
+            attempt.outcome, attempt.reason = outcome, reason
             return
+        if attempt is None or attempt.outcome not in ("pending", "streaming"):
+            return  # it had already ended (and been seen) on its own
         d = self.d
-        attempt.outcome = "hedge_lost"
-        attempt.reason = "late" if late else "hedge"
+        attempt.outcome, attempt.reason = outcome, reason
         attempt.latency_ms = (d._clock() - attempt.started) * 1000
         if attempt.answering:  # it had started: the provider may bill the prompt
             attempt.usage = counted_usage(attempt.deployment, self.ctx.messages, "")
@@ -428,25 +437,27 @@ class _Race:
         await d._after(self.ctx, attempt)
 
     def _detach(self, lane: Lane) -> None:
-        """A probe that lost the race goes on alone until its first token (then it is closed:
-        the deployment is healthy) or its failure; either decides its breaker."""
-        d, ctx = self.d, self.ctx
+        """A lane that lost the race but was started first (late) or is a breaker's probe goes
+        on alone, never in any caller's way, until its own result: its first token (then it
+        is closed at once: the deployment is alive) or its failure (a time-out at its own
+        limit, an error). Either is what its breaker learns: a lost race alone says nothing
+        about health, a cancelled call would say nothing at all."""
+        d = self.d
 
         async def watch() -> None:
             await lane.signal
-            if lane.got_first and lane.task is not None and not lane.task.done():
+            if lane.task is None:
+                return
+            if lane.got_first and not lane.task.done():
                 lane.task.cancel()
-                await asyncio.gather(lane.task, return_exceptions=True)
-                attempt = lane.attempt
-                if attempt is not None and attempt.outcome == "pending":
-                    attempt.outcome = "probe_ok"
-                    attempt.latency_ms = (d._clock() - attempt.started) * 1000
-                    await d._after(ctx, attempt)
-            elif lane.task is not None:
-                served, _ = await lane.task
-                if served is not None and served.chunks is not None:
+            result = (await asyncio.gather(lane.task, return_exceptions=True))[0]
+            if isinstance(result, tuple) and result[0] is not None:
+                chunks = result[0].chunks
+                if chunks is not None:
                     with contextlib.suppress(Exception):
-                        await served.chunks.aclose()  # type: ignore[attr-defined]
+                        await chunks.aclose()  # type: ignore[attr-defined]
+            if lane.got_first:
+                await self._settle_loser(lane, "probe_ok" if lane.probe else "hedge_lost", "late")
 
         task = asyncio.create_task(watch())
         d._background.add(task)
@@ -455,7 +466,7 @@ class _Race:
     async def _cancel_all(self) -> None:
         for lane in list(self.lanes):
             self.lanes.remove(lane)
-            await self._lose(lane, late=False)
+            await self._lose(lane)
 
     async def stop(self) -> None:
         """However the request ended (a client that left included), no lane goes on."""

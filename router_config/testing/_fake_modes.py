@@ -4,8 +4,9 @@ First match wins: header ``x-fake-mode``; the run-time override set through
 ``POST /_fake/control``; a ``~mode`` suffix on the requested model name
 (``gpt-4o-2024-08-06~500``); the server's default mode.
 
-``latency:ttft=800,tps=80,prefill=300,tokens=400,hang_after=5,role_first=1`` is a
-real provider's timing: ``ttft`` ms before the first token, ``prefill`` ms more per
+``latency:ttft=800,jitter=1200,tps=80,prefill=300,tokens=400,hang_after=5,role_first=1``
+is a real provider's timing: ``ttft`` ms before the first token (plus up to ``jitter`` ms
+more, uniformly at random: real latency has a spread), ``prefill`` ms more per
 1,000 prompt tokens, ``tps`` tokens a second after it, a ``tokens``-token answer;
 ``hang_after`` stops sending (the connection stays open) after that many tokens;
 ``role_first`` sends the role-only chunk at once, as some servers do, before the
@@ -14,6 +15,7 @@ first real token. Instant fakes hide every bug about time; these modes don't.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 MODES = (
@@ -100,9 +102,10 @@ class Mode:
             return Timing()
         o = self.options()
         prefill = o.get("prefill", 0.0) * prompt_tokens / 1000
+        spread = random.uniform(0.0, o.get("jitter", 0.0))
         tps = o.get("tps", 0.0)
         return Timing(
-            first_token_s=(o.get("ttft", 0.0) + prefill) / 1000,
+            first_token_s=(o.get("ttft", 0.0) + spread + prefill) / 1000,
             per_token_s=1 / tps if tps > 0 else 0.0,
             hang_after=int(o["hang_after"]) if "hang_after" in o else None,
             tokens=int(o["tokens"]) if "tokens" in o else None,
@@ -110,7 +113,7 @@ class Mode:
         )
 
 
-_LATENCY_KEYS = ("ttft", "tps", "prefill", "tokens", "hang_after", "role_first")
+_LATENCY_KEYS = ("ttft", "jitter", "tps", "prefill", "tokens", "hang_after", "role_first")
 
 
 def split_model(model: str) -> tuple[str, str | None]:
