@@ -80,7 +80,7 @@ def _run(
     ):
         if scenario.warmup:
             p.set_mode(scenario.warmup_mode)
-            _warm_up(client, scenario.warmup)
+            _warm_up(client, scenario.warmup, 8 if scenario.warmup_mode else 1)
         for fake, mode in zip(
             fakes, (scenario.primary, scenario.fallback, scenario.local), strict=True
         ):
@@ -221,9 +221,11 @@ RUNNERS = {
 }
 
 
-def _warm_up(client: openai.OpenAI, requests: int) -> None:
-    """Healthy calls first, so the gateway has learned each deployment's latency."""
-    with ThreadPoolExecutor(8) as pool:
+def _warm_up(client: openai.OpenAI, requests: int, concurrency: int) -> None:
+    """Healthy calls first, so the gateway has learned each deployment's latency (one at a
+    time for an instant provider: what is learned is the provider's latency, not the queue
+    of a burst of warm-up calls on a loaded machine)."""
+    with ThreadPoolExecutor(concurrency) as pool:
         list(
             pool.map(
                 lambda _: client.chat.completions.create(model="chat", messages=HI),
