@@ -18,20 +18,14 @@ on the request context, so logs, metrics and traces see all of them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 
 from router_config.config.plugin_settings import FailoverSettings
 from router_config.config.schema import Deployment
 from router_config.errors import (
-    AllProvidersFailed,
-    AttemptSummary,
-    DeadlineExceeded,
-    InvalidRequest,
     UpstreamRejectedRequest,
 )
 from router_config.flow.attempt import AttemptRunner, Limits, Served
@@ -44,11 +38,11 @@ from router_config.flow.hooks import (
     RequestContext,
     SkipDeployment,
 )
-from router_config.flow.phases import Phase, Phases
+from router_config.flow.phases import Phases
 from router_config.flow.planner import Planner
+from router_config.flow.race import Lane, Race
 from router_config.providers.classify import Failure
 from router_config.providers.key_ring import KeyChoice, KeyRing
-from router_config.providers.pricing import cost_usd, counted_usage
 
 log = logging.getLogger("llm_router.dispatch")
 
@@ -56,33 +50,6 @@ log = logging.getLogger("llm_router.dispatch")
 RETRYABLE = frozenset({"server_error", "connection", "rate_limited", "malformed"})
 
 Sleep = Callable[[float], Awaitable[None]]
-
-
-@dataclass(eq=False)
-class Lane:
-    """One deployment being tried for a request (its retries and key changes included)."""
-
-    deployment: Deployment
-    phase: Phase
-    started: float
-    last: bool
-    hedge: bool = False  # started because an earlier lane was late
-    probe: bool = False
-    got_first: bool = False
-    hedged: bool = False  # a later lane was already started because this one was late
-    attempt: Attempt | None = None
-    signal: asyncio.Future[None] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-    task: asyncio.Task[tuple[Served | None, Failure | None]] | None = None
-
-    def wake(self) -> None:
-        if not self.signal.done():
-            self.signal.set_result(None)
-
-    @property
-    def hedge_at(self) -> float:
-        return self.started + self.phase.hedge_after_s
 
 
 class Dispatcher:
@@ -103,19 +70,19 @@ class Dispatcher:
     ) -> None:
         self._runner = runner
         self._keys = keys
-        self._planner = planner
+        self.planner = planner
         self._plugins = plugins
-        self._s = settings
-        self._clock = clock
-        self._phases = phases
-        self._hedges = HedgeBudget(settings.hedge_budget, settings.hedge_burst)
+        self.settings = settings
+        self.clock = clock
+        self.phases = phases
+        self.hedges = HedgeBudget(settings.hedge_budget, settings.hedge_burst)
         self._sleep = sleep
         self._jitter = jitter
-        self._background: set[asyncio.Task[None]] = set()
+        self.background: set[asyncio.Task[None]] = set()
 
     async def run(self, ctx: RequestContext) -> Served:
         """Serve ``ctx`` from the first deployment that answers in time."""
-        race = _Race(self, ctx, self._planner.plan(ctx.group, ctx))
+        race = Race(self, ctx, self.planner.plan(ctx.group, ctx))
         try:
             return await race.run()
         finally:
@@ -123,13 +90,13 @@ class Dispatcher:
 
     async def aclose(self) -> None:
         """Shutdown: background probes are cancelled (their claim expires by itself)."""
-        for task in list(self._background):
+        for task in list(self.background):
             task.cancel()
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        if self.background:
+            await asyncio.gather(*self.background, return_exceptions=True)
 
     # -- one lane ------------------------------------------------------------------
-    async def _lane(
+    async def lane(
         self, ctx: RequestContext, lane: Lane, first: KeyChoice, failover_at: float
     ) -> tuple[Served | None, Failure | None]:
         try:
@@ -143,7 +110,7 @@ class Dispatcher:
         """Attempt with ``first``; on a refused key try the next key at once; retry the
         same deployment only when it is the plan's last, within the failover deadline."""
         deployment = lane.deployment
-        retries = self._s.max_retries if lane.last else 0
+        retries = self.settings.max_retries if lane.last else 0
         tried: set[int] = set()
         failure: Failure | None = None
         n = 0
@@ -153,18 +120,18 @@ class Dispatcher:
             if served is not None or failure is None:
                 return served, failure
             ends = min(failover_at, ctx.caller_deadline or math.inf)
-            remaining = ends - self._clock()
+            remaining = ends - self.clock()
             if failure.key_bad and self._keys.rotates(deployment):
                 tried.add(choice.index)
                 await self._keys.quarantine(deployment, choice, failure.status or 401)
-                if remaining < self._s.min_attempt_s:
+                if remaining < self.settings.min_attempt_s:
                     break
                 choice = await self._keys.choose(deployment, tried)  # nothing wrong upstream
                 continue
             if n == retries or failure.reason not in RETRYABLE:
                 break
             pause = self._backoff(n, failure.retry_after_s)
-            if pause + self._s.min_attempt_s >= remaining:
+            if pause + self.settings.min_attempt_s >= remaining:
                 break  # the retry cannot finish in time: stop now, no sleep
             await self._sleep(pause)
             n += 1
@@ -179,7 +146,7 @@ class Dispatcher:
         attempt = Attempt(
             number=len(ctx.attempts) + 1,
             deployment=lane.deployment,
-            started=self._clock(),
+            started=self.clock(),
             key=key.fingerprint,
             hedge=lane.hedge,
             probe=lane.probe,
@@ -201,11 +168,11 @@ class Dispatcher:
             if failure.key_bad and self._keys.rotates(lane.deployment):
                 failure = Failure("key_refused", failure.fail_over, failure.status, key_bad=True)
                 attempt.reason = "key_refused"  # the key, not the deployment
-            await self._after(ctx, attempt)
+            await self.after(ctx, attempt)
             return None, failure
         assert served is not None
         try:
-            await self._after(ctx, attempt, reject=True)
+            await self.after(ctx, attempt, reject=True)
         except RejectAttempt as rejected:
             attempt.outcome, attempt.reason, attempt.message = (
                 "rejected",
@@ -219,7 +186,7 @@ class Dispatcher:
             return None, Failure("rejected", True, None)
         return served, None
 
-    async def _after(self, ctx: RequestContext, attempt: Attempt, *, reject: bool = False) -> None:
+    async def after(self, ctx: RequestContext, attempt: Attempt, *, reject: bool = False) -> None:
         rejected: RejectAttempt | None = None
         for plugin in self._plugins:  # every plugin sees the attempt, even after a rejection
             try:
@@ -233,10 +200,10 @@ class Dispatcher:
         """Full jitter: uniform in [0, min(cap, base * 2^n)], or the provider's Retry-After."""
         if retry_after_s is not None:
             return retry_after_s
-        s = self._s
+        s = self.settings
         return float(self._jitter() * min(s.backoff_cap_s, s.backoff_base_s * 2**n))
 
-    async def _admit(self, ctx: RequestContext, deployment: Deployment) -> KeyChoice | None:
+    async def admit(self, ctx: RequestContext, deployment: Deployment) -> KeyChoice | None:
         """The key the first attempt will use, or None when the deployment is skipped."""
         key = await self._keys.choose(deployment, set())
         if key is None:
@@ -250,7 +217,7 @@ class Dispatcher:
         except SkipDeployment as skip:
             ctx.skipped.append((deployment.id, skip.reason))
             if skip.retry_after_s is not None and skip.retry_after_s > 0:
-                ctx.skipped_until.append(self._clock() + skip.retry_after_s)
+                ctx.skipped_until.append(self.clock() + skip.retry_after_s)
             for plugin in admitted:  # give back what the plugins before the skip took
                 try:
                     await plugin.on_skipped(ctx, deployment, skip.reason)
@@ -258,234 +225,3 @@ class Dispatcher:
                     log.exception("plugin %s failed in on_skipped", plugin.name)
             return None
         return key
-
-
-class _Race:
-    """One request's lanes: started, hedged, won, cancelled."""
-
-    def __init__(self, d: Dispatcher, ctx: RequestContext, plan: list[Deployment]) -> None:
-        self.d = d
-        self.ctx = ctx
-        self.plan = plan
-        self.next = 0
-        self.lanes: list[Lane] = []
-        prefill = d._phases.prefill_s(plan[0], ctx.prompt_tokens_estimate) if plan else 0.0
-        self.failover_at = ctx.deadline + prefill
-        self.caller_cut = False
-
-    async def run(self) -> Served:
-        ctx, d = self.ctx, self.d
-        while True:
-            if not self.lanes and not await self._start(hedge_for=None):
-                break
-            winner = await self._wait()
-            if winner is not None:
-                served = await self._finish(winner)
-                if served is not None:
-                    return served
-        if ctx.caller_deadline is not None and (
-            self.caller_cut or d._clock() >= ctx.caller_deadline
-        ):
-            raise DeadlineExceeded(
-                "The request's own deadline (x-router-timeout-ms) ran out before a provider "
-                "answered."
-            )
-        if d._clock() >= self.failover_at:
-            ctx.tags.add("deadline")
-        # Retry-After: when the first skipped deployment takes calls again, else 1 s.
-        wait = math.ceil(min(ctx.skipped_until) - d._clock()) if ctx.skipped_until else 1
-        raise AllProvidersFailed([_summary(a) for a in ctx.attempts], retry_after_s=wait)
-
-    async def _wait(self) -> Lane | None:
-        """Wait for a first token, a lane's end or the newest lane's hedge point; returns the
-        winning lane, or None after handling whatever else happened."""
-        d = self.d
-        newest = self.lanes[-1]
-        timeout = None
-        if self._may_hedge(newest):
-            timeout = max(0.0, newest.hedge_at - d._clock())
-        pending = [lane.signal for lane in self.lanes if not lane.signal.done()]
-        if pending:
-            await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        firsts = [lane for lane in self.lanes if lane.got_first]
-        if firsts:
-            return firsts[0]
-        for lane in [lane for lane in self.lanes if lane.task is not None and lane.task.done()]:
-            self.lanes.remove(lane)
-            _, failure = lane.task.result() if lane.task is not None else (None, None)
-            if failure is not None:
-                await self._failed(failure)
-        if self.lanes and self._may_hedge(self.lanes[-1]) and d._clock() >= self.lanes[-1].hedge_at:
-            late = self.lanes[-1]
-            late.hedged = True
-            budget_ok = late.probe or self.d._hedges.spend(late.deployment.id)
-            if budget_ok:
-                await self._start(hedge_for=late)
-        return None
-
-    def _may_hedge(self, lane: Lane) -> bool:
-        return (
-            self.d._s.hedge
-            and not lane.hedged
-            and self.next < len(self.plan)
-            and self.d._clock() < self.failover_at
-        )
-
-    async def _start(self, *, hedge_for: Lane | None) -> bool:
-        """Start the next admissible deployment of the plan; False when none is left."""
-        d, ctx = self.d, self.ctx
-        while self.next < len(self.plan):
-            if self.failover_at - d._clock() < d._s.min_attempt_s:
-                return False
-            if ctx.caller_deadline is not None and ctx.caller_deadline - d._clock() <= 0:
-                self.caller_cut = True
-                return False
-            deployment = self.plan[self.next]
-            self.next += 1
-            key = await d._admit(ctx, deployment)
-            if key is None:
-                continue
-            last = self.next == len(self.plan)
-            lane = Lane(
-                deployment=deployment,
-                phase=d._phases.for_attempt(deployment, ctx.prompt_tokens_estimate, last=last),
-                started=d._clock(),
-                last=last,
-                hedge=hedge_for is not None,
-                probe=deployment.id in ctx.probes,
-            )
-            if lane.probe:  # no caller waits for a probe: the next deployment starts with it
-                lane.phase = Phase(0.0, lane.phase.first_token_s, lane.phase.learned)
-            if hedge_for is not None:
-                ctx.tags.add("hedge")
-            d._hedges.earn(deployment.id)
-            lane.task = asyncio.create_task(d._lane(ctx, lane, key, self.failover_at))
-            self.lanes.append(lane)
-            return True
-        return False
-
-    async def _failed(self, failure: Failure) -> None:
-        """A lane ended without a first token: special fallbacks, or the caller's error."""
-        ctx = self.ctx
-        if failure.reason == "caller_deadline":
-            self.caller_cut = True
-            await self._cancel_all()
-            self.next = len(self.plan)
-        elif failure.reason in ("context_window", "content_policy"):
-            special = [
-                dep
-                for dep in self.d._planner.special(ctx.group, failure.reason)
-                if dep not in self.plan
-            ]
-            if not special:
-                await self._cancel_all()
-                raise UpstreamRejectedRequest(ctx.attempts[-1].message)
-            self.plan[self.next : self.next] = special
-        elif not failure.fail_over:
-            await self._cancel_all()
-            message = _last_message(ctx, failure.reason)
-            if failure.reason == "invalid_request":  # refused before it was sent: ours to say
-                raise InvalidRequest(f"The request cannot be sent to a provider: {message}.")
-            raise UpstreamRejectedRequest(message)
-
-    async def _finish(self, winner: Lane) -> Served | None:
-        """The winner has its first token: settle the others, then let it finish (a caller
-        that wants one body is served once the whole answer is assembled)."""
-        for lane in [lane for lane in self.lanes if lane is not winner]:
-            self.lanes.remove(lane)
-            if lane.probe or lane.started < winner.started:
-                self._detach(lane)
-            else:
-                await self._lose(lane)
-        assert winner.task is not None
-        served, failure = await winner.task
-        self.lanes.remove(winner)
-        if served is not None:
-            if winner.deployment is not self.plan[0]:
-                self.ctx.tags.add("fallback")
-            if winner.hedge:
-                self.ctx.tags.add("hedge:won")
-            return served
-        assert failure is not None
-        await self._failed(failure)  # it failed after its first token: the plan goes on
-        return None
-
-    async def _lose(self, lane: Lane) -> None:
-        """Cancel a lane started after the winner (a hedge that lost): ``hedge_lost``."""
-        assert lane.task is not None
-        lane.task.cancel()
-        await asyncio.gather(lane.task, return_exceptions=True)
-        await self._settle_loser(lane, "hedge_lost", "hedge")
-
-    async def _settle_loser(self, lane: Lane, outcome: str, reason: str | None) -> None:
-        """A lane that will not serve: what it cost (the prompt, if the provider had started
-        answering), and its outcome for every plugin (breaker, ledger, logs, traces)."""
-        attempt = lane.attempt
-        if attempt is not None and attempt.outcome == "ok":
-            # It finished its whole answer before it could be stopped: already paid for and
-            # seen by every plugin; only no longer the one that served.
-            attempt.outcome, attempt.reason = outcome, reason
-            return
-        if attempt is None or attempt.outcome not in ("pending", "streaming"):
-            return  # it had already ended (and been seen) on its own
-        d = self.d
-        attempt.outcome, attempt.reason = outcome, reason
-        attempt.latency_ms = (d._clock() - attempt.started) * 1000
-        if attempt.answering:  # it had started: the provider may bill the prompt
-            attempt.usage = counted_usage(attempt.deployment, self.ctx.messages, "")
-            attempt.cost_usd = cost_usd(attempt.deployment, attempt.usage, None)
-        await d._after(self.ctx, attempt)
-
-    def _detach(self, lane: Lane) -> None:
-        """A lane that lost the race but was started first (late) or is a breaker's probe goes
-        on alone, never in any caller's way, until its own result: its first token (then it
-        is closed at once: the deployment is alive) or its failure (a time-out at its own
-        limit, an error). Either is what its breaker learns: a lost race alone says nothing
-        about health, a cancelled call would say nothing at all."""
-        d = self.d
-
-        async def watch() -> None:
-            await lane.signal
-            if lane.task is None:
-                return
-            if lane.got_first and not lane.task.done():
-                lane.task.cancel()
-            result = (await asyncio.gather(lane.task, return_exceptions=True))[0]
-            if isinstance(result, tuple) and result[0] is not None:
-                chunks = result[0].chunks
-                if chunks is not None:
-                    with contextlib.suppress(Exception):
-                        await chunks.aclose()  # type: ignore[attr-defined]
-            if lane.got_first:
-                await self._settle_loser(lane, "probe_ok" if lane.probe else "hedge_lost", "late")
-
-        task = asyncio.create_task(watch())
-        d._background.add(task)
-        task.add_done_callback(d._background.discard)
-
-    async def _cancel_all(self) -> None:
-        for lane in list(self.lanes):
-            self.lanes.remove(lane)
-            await self._lose(lane)
-
-    async def stop(self) -> None:
-        """However the request ended (a client that left included), no lane goes on."""
-        await self._cancel_all()
-
-
-def _last_message(ctx: RequestContext, reason: str) -> str:
-    for attempt in reversed(ctx.attempts):
-        if attempt.reason == reason and attempt.message:
-            return attempt.message
-    return ctx.attempts[-1].message if ctx.attempts else "The request was refused."
-
-
-def _summary(attempt: Attempt) -> AttemptSummary:
-    dep = attempt.deployment
-    return AttemptSummary(
-        deployment=dep.id,
-        provider=dep.provider,
-        model=dep.pinned_model,
-        error=attempt.reason or attempt.outcome,
-        latency_ms=attempt.latency_ms,
-    )
