@@ -75,7 +75,7 @@ def _cache(deps: PluginDeps) -> GatewayPlugin | None:
     if settings.mode == "off":
         return None
     store = CacheStore(deps.redis, settings.max_entries)
-    return ResponseCache(settings, store, deps.config, deps.metrics, deps.now)
+    return ResponseCache(settings, store, deps.config, deps.metrics, deps.now, deps.ledger)
 
 
 def _pinning(deps: PluginDeps) -> GatewayPlugin:
