@@ -11,6 +11,7 @@ reload drain.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -148,8 +149,11 @@ async def respond(gateway: Gateway, ctx: RequestContext, done: Callable[[], None
     try:
         reply = await gateway.serve(ctx)
     except BaseException as exc:
-        ctx.outcome = getattr(exc, "code", None) or "error"
-        ctx.status = getattr(exc, "status_code", 500)
+        if isinstance(exc, asyncio.CancelledError):  # shutdown cut it short: nobody waits
+            ctx.outcome, ctx.status = "cancelled", 499
+        else:
+            ctx.outcome = getattr(exc, "code", None) or "error"
+            ctx.status = getattr(exc, "status_code", 500)
         await finish()
         raise
     if reply.chunks is None:

@@ -38,6 +38,10 @@ from router_config.logs import emit
 # log a second line for the disconnect it sees).
 TIMED_OUT = "llm_router.timed_out"
 _SHUTDOWN_GRACE_S = 0.5  # between closing connections and uvicorn cancelling what is left
+# After an error answer, how long what the client still sends is read and dropped, so it
+# reads the answer rather than a reset (a close with unread data sends RST): nginx's
+# "lingering close".
+LINGER_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._phase = "idle"  # idle -> headers -> body -> app -> idle
         self._header_bytes = 0
         self._shutting_down = False
+        self._lingering = False
         self.app = self._quiet_on_shutdown(self.app)
 
     # -- connection events ---------------------------------------------------------------
@@ -73,6 +78,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return
         before = self._phase
         super().data_received(data)
         if self._phase != "headers" or self.transport.is_closing():
@@ -151,7 +158,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     # -- helpers -------------------------------------------------------------------------
     def _answer(self, status: int, code: str, message: str) -> None:
-        """Write an OpenAI-shaped error and close; a running request sees a disconnect."""
+        """Write an OpenAI-shaped error and end the connection, lingering (``LINGER_S``);
+        a running request sees a disconnect."""
         body = orjson.dumps(
             {
                 "error": {
@@ -169,7 +177,10 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         )
         self._end_cycle()
         self.transport.write(head + body)
-        self.transport.close()
+        self._lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()  # the client reads the answer, then its end
+        self._arm(LINGER_S, self.transport.close)
 
     def _close(self) -> None:
         if not self.transport.is_closing():

@@ -16,6 +16,7 @@ import typer
 
 from router_config.cli.report import summary
 from router_config.config.loader import load_config, parse_config
+from router_config.config.plugin_settings import ServerSettings
 from router_config.errors import ConfigError
 
 app = typer.Typer(
@@ -54,12 +55,14 @@ def serve(
 ) -> None:
     """Serve the gateway for CONFIG."""
     try:
-        load_config(config)  # fail here, readably, before uvicorn starts workers
+        loaded = load_config(config)  # fail here, readably, before uvicorn starts workers
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     os.environ[CONFIG_ENV] = str(config)
-    _run_uvicorn("router_config.cli.commands:app_from_env", host, port, workers)
+    _run_uvicorn(
+        "router_config.cli.commands:app_from_env", host, port, workers, loaded.plugins.server
+    )
 
 
 @app.command()
@@ -85,7 +88,8 @@ def demo(port: int = 4000, host: str = "127.0.0.1") -> None:
             f"{anthropic_fake.base_url}, local {local_fake.base_url}"
         )
         typer.echo(f"gateway: http://{host}:{port}/v1  (model 'chat'; try the README's curl)")
-        _run_uvicorn("router_config.cli.commands:app_from_env", host, port, 1)
+        settings = parse_config(demo_config_text(), source="demo (embedded)").plugins.server
+        _run_uvicorn("router_config.cli.commands:app_from_env", host, port, 1, settings)
 
 
 @app.command()
@@ -186,8 +190,10 @@ def app_from_env() -> object:
     return create_app(load_config(source))
 
 
-def _run_uvicorn(target: str, host: str, port: int, workers: int) -> None:
+def _run_uvicorn(target: str, host: str, port: int, workers: int, server: ServerSettings) -> None:
     import uvicorn
+
+    from router_config.api.http_protocol import uvicorn_options
 
     uvicorn.run(
         target,
@@ -198,7 +204,7 @@ def _run_uvicorn(target: str, host: str, port: int, workers: int) -> None:
         log_level="warning",
         access_log=False,
         loop="auto",
-        http="auto",
+        **uvicorn_options(server),  # header, body, idle and shutdown bounds
     )
 
 
