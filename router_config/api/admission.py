@@ -77,6 +77,7 @@ class Admission:
         self._sleep = sleep
         self.fair = FairShare(capacity=ServerSettings().max_in_flight)
         self._known: dict[str, _Known] = {}
+        self._paused: dict[str, int] = {}  # refusals being paused now, per key
         self._counts: weakref.WeakKeyDictionary[Gateway, _Counts] = weakref.WeakKeyDictionary()
 
     async def enter(self, caller: Caller, settings: ServerSettings) -> Ticket:
@@ -84,7 +85,14 @@ class Admission:
         for scope in (f"key:{caller.alias}", f"team:{caller.team}"):
             known = self._known.get(scope)
             if known is not None:
-                await self._refuse(scope, known, settings.refusal_pause_s)
+                # Pausing holds a connection: no more paused at once than a key's slots.
+                paused = self._paused.get(caller.alias, 0)
+                pause = settings.refusal_pause_s if paused < settings.max_in_flight_per_key else 0
+                self._paused[caller.alias] = paused + 1
+                try:
+                    await self._refuse(scope, known, pause)
+                finally:
+                    self._unpause(caller.alias)
         self.fair.capacity = settings.max_in_flight
         await self.fair.enter(
             caller.alias, cap=settings.max_in_flight_per_key, timeout_s=settings.queue_timeout_s
@@ -112,12 +120,20 @@ class Admission:
                 self._now() + verdict.reset_s, verdict.refused.rpm
             )
 
+    def _unpause(self, alias: str) -> None:
+        left = self._paused[alias] - 1
+        if left:
+            self._paused[alias] = left
+        else:
+            del self._paused[alias]
+
     async def _refuse(self, scope: str, known: _Known, pause_s: float) -> None:
         wait = known.until - self._now()
         if wait <= 0:
-            del self._known[scope]
+            self._known.pop(scope, None)
             return
-        await self._sleep(min(pause_s, wait))
+        if pause_s > 0:
+            await self._sleep(min(pause_s, wait))
         retry = max(1, math.ceil(known.until - self._now()))
         headers = {"retry-after": str(retry), "x-ratelimit-remaining-requests": "0"}
         if known.limit:
