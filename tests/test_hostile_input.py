@@ -122,7 +122,7 @@ def test_nesting_within_the_limit_is_served(gateway: Any, providers: Providers) 
         ("tools", {"messages": HI, "tools": [{}] * 10_001}, "tools"),
         ("content parts", {"messages": [{"role": "user", "content": [{}] * 10_001}]}, "messages"),
         ("logit_bias", {"messages": HI, "logit_bias": {str(i): 1 for i in range(10_001)}}, None),
-        ("stop", {"messages": HI, "stop": ["x"] * 5}, "stop"),
+        ("stop", {"messages": HI, "stop": ["x"] * 10_001}, "stop"),
         ("n", {"messages": HI, "n": 10**6}, "n"),
         ("top-level keys", {"messages": HI, **{f"k{i}": 1 for i in range(10_001)}}, None),
     ],
