@@ -10,6 +10,9 @@ flooded over alone, summed over the phases.
 
 Run:  .venv/bin/python bench/flood.py [--phases 4] [--phase-s 5] [--redis URL] [--json]
       .venv/bin/python bench/flood.py --pause 0     # without pacing refusals, to compare
+      .venv/bin/python bench/flood.py --valid --rpm 0
+        # a key with no limit sending valid requests at concurrency 8: not a flood the
+        # gateway can refuse, but a heavy tenant; it shows the share such a key takes
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ model_list:
     model_info: {free: true}
 router_plugins:
   client_keys:
-    - {key: os.environ/FLOOD_KEY, team: flood, alias: flooder, rpm: 20}
+    - {key: os.environ/FLOOD_KEY, team: flood, alias: flooder RPM}
     - {key: os.environ/QUIET_KEY, team: quiet, alias: quiet}
   server:
     max_body_bytes: 2000000   # so the 1.5 MB bodies are read and parsed, as measured
@@ -94,9 +97,11 @@ def other_tenant(url: str, concurrency: int, seconds: float) -> tuple[int, Count
     return statuses[200], statuses
 
 
-async def flood(url: str, concurrency: int, seconds: float, messages: int) -> dict[str, int]:
-    """The flooder: invalid bodies in a loop, ignoring every answer; counts by status."""
-    body = orjson.dumps({"model": "chat", "messages": [{"role": "user", "content": ""}] * messages})
+async def flood(url: str, concurrency: int, seconds: float, valid: bool) -> dict[str, int]:
+    """The flooder: invalid 50,000-message bodies (or plain valid requests) in a loop,
+    ignoring every answer; counts by status."""
+    messages = [{"role": "user", "content": "hi" if valid else ""}] * (1 if valid else 50_000)
+    body = orjson.dumps({"model": "chat", "messages": messages})
     statuses: Counter[str] = Counter()
     stop = time.monotonic() + seconds
     headers = {"authorization": f"Bearer {FLOOD_KEY}", "content-type": "application/json"}
@@ -118,7 +123,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     fake_port, port = free_port(), free_port()
     config = logs / "flood.yaml"
     pause = f"    refusal_pause_s: {args.pause}\n" if args.pause is not None else ""
-    config.write_text(CONFIG.replace("  cache:", pause + "  cache:"))
+    rpm = f", rpm: {args.rpm}" if args.rpm else ""
+    config.write_text(CONFIG.replace("  cache:", pause + "  cache:").replace(" RPM", rpm))
     if args.redis:
         config.write_text(config.read_text() + f"router_settings:\n  redis_url: {args.redis}\n")
     env = {
@@ -150,6 +156,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     url,
                     "--phase-s",
                     str(args.phase_s + args.warmup_s),
+                    *(["--valid"] if args.valid else []),
                 ],
                 stdout=subprocess.PIPE,
             )
@@ -174,6 +181,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "phases": args.phases,
         "phase_s": args.phase_s,
         "refusal_pause_s": args.pause,
+        "flood": {"rpm": args.rpm, "valid": args.valid},
         "logs": str(logs),
     }
 
@@ -186,12 +194,14 @@ def main() -> None:
     parser.add_argument("--victim-concurrency", type=int, default=4)
     parser.add_argument("--pause", type=float, default=None, help="refusal_pause_s")
     parser.add_argument("--redis", default=None, help="redis URL for the shared counts")
+    parser.add_argument("--rpm", type=int, default=20, help="the flooding key's rpm (0: none)")
+    parser.add_argument("--valid", action="store_true", help="flood with valid requests")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--logs", default=None, help="folder for the processes' logs")
     parser.add_argument("--flooder", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.flooder:
-        print(orjson.dumps(asyncio.run(flood(args.flooder, 8, args.phase_s, 50_000))).decode())
+        print(orjson.dumps(asyncio.run(flood(args.flooder, 8, args.phase_s, args.valid))).decode())
         return
     result = measure(args)
     if args.json:
