@@ -90,7 +90,7 @@ def _check_container(root: Any, limits: BodyLimits, param: str | None, depth: in
         node, level = stack.pop()
         if level > max_depth:
             raise InvalidRequest(
-                f"'{param}' is nested deeper than {max_depth} levels.", param=param
+                f"'{param}' is nested too deeply (more than {max_depth} levels).", param=param
             )
         if len(node) > max_items:
             raise InvalidRequest(
