@@ -77,6 +77,8 @@ class ClientRateLimits(GatewayPlugin):
                 f"Rate limit reached for {refused.scope} on {what}. Please try again in {wait}s.",
                 kind=kind,
                 headers={**headers, "retry-after": str(wait)},
+                scope=refused.scope,
+                retry_after_s=verdict.reset_s,
             )
         ctx.response_headers.update(headers)
         self._admitted[ctx.state_key] = verdict

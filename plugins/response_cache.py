@@ -5,10 +5,17 @@ The key is a hash of everything that changes the output: model group, the
 pinned versions the group would be served by, messages and output-changing
 parameters; fields that don't (``user``, ``stream``, ``metadata``...) are left
 out. ``Cache-Control: no-cache`` skips reading, ``no-store`` skips writing.
+
+Entries belong to a tenant (``cache.scope``): the caller's team by default, or its
+key, so one team can never learn from a hit what another asked, nor receive its
+completion id or usage; only ``global`` shares answers between every caller. A hit
+is charged to the caller's team as ``cache.charge_hits`` says, the original answer's
+cost or nothing, and logged either way (``event: cache_hit``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -22,15 +29,27 @@ from router_config.config.schema import RouterConfig
 from router_config.flow.hooks import Clock, GatewayPlugin, RequestContext
 from router_config.logs import emit
 from router_config.metrics import Metrics
+from router_config.state.spend_ledger import SpendLedger, periods
 
 # Request fields that never change what the model answers.
 IRRELEVANT = frozenset({"stream", "stream_options", "user", "metadata", "store", "service_tier"})
 
 
-def cache_key(ctx: RequestContext, pins: tuple[str, ...]) -> str:
-    """sha256 of the normalised request (sorted keys, irrelevant fields dropped)."""
+def tenant(ctx: RequestContext, scope: str) -> str | None:
+    """Who an entry belongs to under ``scope``: ``team:x``, ``key:alias``, or None (global)."""
+    if scope == "team":
+        return f"team:{ctx.team}"
+    if scope == "key":
+        return f"key:{ctx.key_alias}"
+    return None
+
+
+def cache_key(ctx: RequestContext, pins: tuple[str, ...], scope: str = "team") -> str:
+    """sha256 of the tenant and the normalised request (sorted keys, irrelevant fields
+    dropped)."""
     params = {k: v for k, v in ctx.params.items() if k not in IRRELEVANT}
     material = {
+        "tenant": tenant(ctx, scope),
         "group": ctx.group,
         "pins": pins,
         "version": ctx.required_version,
@@ -52,11 +71,13 @@ class ResponseCache(GatewayPlugin):
         config: RouterConfig,
         metrics: Metrics,
         now: Clock,
+        ledger: SpendLedger,
     ) -> None:
         self._s = settings
         self._store = store
         self._metrics = metrics
         self._now = now
+        self._ledger = ledger
         by_id = {d.id: d for d in config.deployments}
         self._pins = {
             group: tuple(by_id[i].pinned_model for i in ids) for group, ids in config.groups.items()
@@ -82,7 +103,7 @@ class ResponseCache(GatewayPlugin):
             ctx.response_headers["x-router-cache"] = "bypass"
             self._metrics.cache.labels("bypass").inc()
             return None
-        entry = await self._store.get(cache_key(ctx, self._pins_of(ctx)), self._now())
+        entry = await self._store.get(self._key(ctx), self._now())
         if entry is None or self._now() - entry["stored_at"] > self._s.fresh_ttl_s:
             ctx.response_headers["x-router-cache"] = "miss"
             self._metrics.cache.labels("miss").inc()
@@ -92,19 +113,22 @@ class ResponseCache(GatewayPlugin):
         )
         ctx.tags.add("cache:hit")
         self._metrics.cache.labels("hit").inc()
+        await self._charge(ctx, entry, "hit")
         return dict(entry["body"])
 
     async def on_success(self, ctx: RequestContext, body: Mapping[str, Any]) -> None:
         if not self._cacheable(ctx) or "no-store" in self._directives(ctx):
             return
-        entry = {"stored_at": self._now(), "body": dict(body)}
+        final = ctx.final
+        cost = final.cost_usd if final is not None else ctx.cost_usd
+        entry = {"stored_at": self._now(), "body": dict(body), "cost_usd": cost}
         ttl = self._s.fresh_ttl_s + self._s.max_stale_s
-        await self._store.put(cache_key(ctx, self._pins_of(ctx)), entry, ttl, self._now())
+        await self._store.put(self._key(ctx), entry, ttl, self._now())
 
     async def on_failure(self, ctx: RequestContext, error: Exception) -> Mapping[str, Any] | None:
         if not self._cacheable(ctx) or "no-cache" in self._directives(ctx):
             return None
-        entry = await self._store.get(cache_key(ctx, self._pins_of(ctx)), self._now())
+        entry = await self._store.get(self._key(ctx), self._now())
         if entry is None:
             return None
         age = self._now() - entry["stored_at"]
@@ -118,6 +142,7 @@ class ResponseCache(GatewayPlugin):
         )
         ctx.tags.update({"cache:stale", "degraded"})
         self._metrics.cache.labels("stale").inc()
+        await self._charge(ctx, entry, "stale")
         self._metrics.degraded.labels(ctx.group, "stale").inc()
         emit(
             "degraded",
@@ -129,3 +154,31 @@ class ResponseCache(GatewayPlugin):
             attempts=len(ctx.attempts),
         )
         return dict(entry["body"])
+
+    def _key(self, ctx: RequestContext) -> str:
+        return cache_key(ctx, self._pins_of(ctx), self._s.scope)
+
+    async def _charge(self, ctx: RequestContext, entry: Mapping[str, Any], how: str) -> None:
+        """Bill the caller's team for an answer it got from cache (``charge_hits``); the
+        provider is not billed again, so only team and model group spend move."""
+        original = float(entry.get("cost_usd") or 0.0)
+        charged = original if self._s.charge_hits == "original" else 0.0
+        ctx.response_headers["x-router-cost-usd"] = f"{charged:.9f}"
+        if charged:
+            when = dt.datetime.fromtimestamp(self._now(), dt.UTC)
+            fields = (f"team:{ctx.team}", f"committed:team:{ctx.team}", f"group:{ctx.group}")
+            await self._ledger.add_many(
+                [(pid, field, charged) for pid in periods(when).values() for field in fields]
+            )
+        emit(
+            "cache_hit",
+            request_id=ctx.request_id,
+            team=ctx.team,
+            key_alias=ctx.key_alias,
+            model_group=ctx.group,
+            how=how,
+            scope=self._s.scope,
+            charge=self._s.charge_hits,
+            charged_usd=round(charged, 9),
+            original_cost_usd=round(original, 9),
+        )

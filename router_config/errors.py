@@ -118,19 +118,62 @@ class RateLimited(RouterError):
     """The caller is over a requests- or tokens-per-minute limit of its key or team.
 
     ``error_type`` is ``requests`` or ``tokens`` as in OpenAI's own 429s, and the
-    response carries Retry-After and the ``x-ratelimit-*`` headers.
+    response carries Retry-After and the ``x-ratelimit-*`` headers. ``scope`` names the
+    limit (``key:alias``, ``team:name``), so admission can refuse that scope's next
+    requests at once until ``retry_after_s`` has passed.
     """
 
     status_code = 429
     code = "rate_limit_exceeded"
 
-    def __init__(self, message: str, *, kind: str, headers: dict[str, str]) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        headers: dict[str, str],
+        scope: str | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.error_type = kind
         self._headers = headers
+        self.scope = scope
+        self.retry_after_s = retry_after_s
 
     def headers(self) -> dict[str, str]:
         return dict(self._headers)
+
+
+class TooManyInFlight(RouterError):
+    """The key already has ``max_in_flight_per_key`` requests running in this process."""
+
+    status_code = 429
+    error_type = "requests"
+    code = "too_many_requests_in_flight"
+
+    def headers(self) -> dict[str, str]:
+        return {"retry-after": "1"}
+
+
+class Overloaded(RouterError):
+    """The process is at ``max_in_flight`` and no slot came free within ``queue_timeout_s``."""
+
+    status_code = 503
+    error_type = "service_unavailable"
+    code = "overloaded"
+
+    def headers(self) -> dict[str, str]:
+        return {"retry-after": "1"}
+
+
+class ClientClosed(RouterError):
+    """The client left before its request was read: nobody is left to answer (logged once,
+    as ``client_closed``, never as an error with a traceback). 499 as nginx logs it."""
+
+    status_code = 499
+    error_type = "invalid_request_error"
+    code = "client_closed"
 
 
 class VersionDrift(RouterError):

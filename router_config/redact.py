@@ -3,8 +3,10 @@
 Providers echo keys in errors ("Incorrect API key provided: sk-proj-...") and
 those messages reach logs, Langfuse and, for a caller's own mistakes, the
 caller. Every secret the config holds is replaced by its last four characters
-(the fingerprint ``/health/providers`` shows), and so is anything else shaped
-like an API key or a bearer token, for keys whose shape we cannot know.
+(the fingerprint ``/health/providers`` shows), and so is any run of 8 or more of
+its leading characters (providers echo a key cut short: the first 18 of 30),
+and anything else shaped like an API key or a bearer token, for keys whose
+shape we cannot know.
 """
 
 from __future__ import annotations
@@ -28,18 +30,36 @@ def redact(text: str) -> str:
     return _SECRET.sub(lambda m: fingerprint(m.group(0)), text)
 
 
+# The shortest run of a secret's leading characters that counts as an echo of it.
+ECHO_CHARS = 8
+
+
 class Redactor:
-    """``redact`` plus the exact secrets of one config."""
+    """``redact`` plus the secrets of one config, whole or any echo of their beginning."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         # Longest first, so a secret that contains another is replaced whole.
-        self._secrets = sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True)
+        self._secrets = sorted({s for s in secrets if len(s) >= ECHO_CHARS}, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, fingerprint(secret))
+            if secret[:ECHO_CHARS] in text:
+                text = _without_echoes(text, secret)
         return redact(text)
+
+
+def _without_echoes(text: str, secret: str) -> str:
+    """``text`` with every run of ``secret``'s leading characters (``ECHO_CHARS`` or more,
+    up to the whole secret) replaced by its fingerprint."""
+    head, mark = secret[:ECHO_CHARS], fingerprint(secret)
+    start = text.find(head)
+    while start != -1:
+        end = start + ECHO_CHARS
+        while end < len(text) and end - start < len(secret) and text[end] == secret[end - start]:
+            end += 1
+        text = text[:start] + mark + text[end:]
+        start = text.find(head, start + len(mark))
+    return text
 
 
 def config_secrets(config: RouterConfig) -> list[str]:
@@ -55,4 +75,6 @@ def config_secrets(config: RouterConfig) -> list[str]:
     out += [k.key for k in config.plugins.client_keys if k.key]
     if config.plugins.langfuse.secret_key:
         out.append(config.plugins.langfuse.secret_key)
+    if config.plugins.server.metrics_key:
+        out.append(config.plugins.server.metrics_key)
     return out

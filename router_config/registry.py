@@ -81,7 +81,7 @@ def _cache(deps: PluginDeps) -> GatewayPlugin | None:
     if settings.mode == "off":
         return None
     store = CacheStore(deps.redis, settings.max_entries, settings.namespace)
-    return ResponseCache(settings, store, deps.config, deps.metrics, deps.now)
+    return ResponseCache(settings, store, deps.config, deps.metrics, deps.now, deps.ledger)
 
 
 def _callbacks(deps: PluginDeps) -> GatewayPlugin | None:

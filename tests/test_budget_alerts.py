@@ -104,7 +104,7 @@ def test_admin_spend_needs_the_master_key_and_reports_by_group_and_team(
     assert Decimal(str(report["groups"]["chat"])) == cost
     assert Decimal(str(report["teams"]["admin"])) == cost
     assert report["attempts"] == {"openai": 1}
-    metrics = httpx.get(f"{gateway.base_url}/metrics").text
+    metrics = httpx.get(f"{gateway.base_url}/metrics", headers=ADMIN).text
     assert 'llm_router_budget_utilisation{period="month",scope="provider:openai"}' in metrics
     assert 'llm_router_cost_usd_total{deployment="openai-primary"' in metrics
 

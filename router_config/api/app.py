@@ -23,7 +23,8 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from plugins.version_history import config_hash
-from router_config.api.http_chat import request_context, respond
+from router_config.api.admission import Admission
+from router_config.api.http_chat import serve_chat
 from router_config.api.http_errors import install_error_handlers
 from router_config.api.openapi import install_openapi
 from router_config.api.request_ids import RequestIds
@@ -105,8 +106,17 @@ def create_app(
             hup()
             await live.close()
 
-    app = FastAPI(title="llm-router", version="0.1.0", lifespan=lifespan)
+    docs = config.plugins.server.docs
+    app = FastAPI(
+        title="llm-router",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+    )
     app.state.live = live
+    admission = Admission(timing.now, timing.sleep)
+    app.state.admission = admission
     install_error_handlers(app)
     install_openapi(app)
 
@@ -116,12 +126,9 @@ def create_app(
     @app.post("/chat/completions", include_in_schema=False)
     async def chat_completions(request: Request) -> Response:
         generation = live.acquire()  # the whole request runs on this config, even if reloaded
-        try:
-            ctx = await request_context(generation, request, clock())
-        except BaseException:
-            live.release(generation)
-            raise
-        return await respond(generation.gateway, ctx, lambda: live.release(generation))
+        return await serve_chat(
+            generation, request, admission, clock, lambda: live.release(generation)
+        )
 
     @app.get("/v1/models")
     @app.get("/models", include_in_schema=False)
@@ -176,8 +183,11 @@ def create_app(
         return await reload()
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        gateway = live.current.gateway
+    async def metrics(request: Request) -> Response:
+        current = live.current
+        if not current.config.plugins.server.public_metrics:
+            current.auth.metrics(request.headers)  # per-team cost is not for everyone
+        gateway = current.gateway
         if gateway.redis is not None:
             gateway.metrics.redis_up.set(0 if gateway.redis.down else 1)
         return Response(

@@ -7,14 +7,22 @@ accepts far more keyword arguments than OpenAI does, among them provider
 credentials and endpoints (``api_key``, ``api_base``...): a client able to set
 those could read our keys out or send traffic anywhere, so they are refused by
 name before anything reaches the Router.
+
+The order is cheapest first, so a hostile body costs O(size) and no more: the
+message count (one ``len``), then the structural limits of the whole body
+(``json_body.check_structure``: depth, item counts, key sizes), then refused
+names, and only then per-field and per-message validation. A new parameter is
+one field of ``ChatRequest``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from router_config.api.json_body import BodyLimits, check_structure
 from router_config.errors import InvalidRequest
 
 _CREDENTIALS = (
@@ -60,10 +68,21 @@ FORBIDDEN_PARAMS: dict[str, str] = {
 _NOT_FORWARDED = frozenset({"model", "messages", "stream", "metadata", "store", "tags", "cache"})
 
 
+DEFAULT_LIMITS = BodyLimits()
+
+
+def _integral(value: Any) -> Any:
+    """JSON has one number type: ``16.0`` is the integer 16 (JSON Schema agrees), ``16.5`` is
+    not. Everything else is left for strict validation to refuse ("16", true)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    return value
+
+
 class Message(BaseModel):
     """One chat message; content is kept as sent (text or parts)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[Any] | None = None
@@ -72,9 +91,11 @@ class Message(BaseModel):
 class ChatRequest(BaseModel):
     """OpenAI's chat completion parameters, and nothing else."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON types as sent (no 1e30 coerced into an int that breaks serialisation, no
+    # "1" for 1), as OpenAI checks them.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    model: str = Field(min_length=1)
+    model: str = Field(min_length=1, max_length=256)
     messages: list[Message] = Field(min_length=1)
     stream: bool = False
     stream_options: dict[str, Any] | None = None
@@ -85,7 +106,7 @@ class ChatRequest(BaseModel):
     # digits); no model takes more than this many output tokens.
     max_tokens: int | None = Field(default=None, ge=1, le=100_000_000)
     max_completion_tokens: int | None = Field(default=None, ge=1, le=100_000_000)
-    stop: str | list[str] | None = None
+    stop: str | list[str] | None = None  # more than 4: cut to 4, as LiteLLM does
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     logit_bias: dict[str, float] | None = None
@@ -121,6 +142,10 @@ class ChatRequest(BaseModel):
     tags: list[str] | None = None
     cache: dict[str, Any] | None = None
 
+    _whole_numbers = field_validator(
+        "n", "max_tokens", "max_completion_tokens", "top_logprobs", "seed", mode="before"
+    )(_integral)
+
     def provider_params(self) -> dict[str, Any]:
         """Parameters to forward: everything set except model, messages, stream, and what is
         the gateway's own (metadata, tags, cache controls, store)."""
@@ -140,10 +165,18 @@ class ChatRequest(BaseModel):
         return [m.model_dump(exclude_none=True) for m in self.messages]
 
 
-def parse_chat_request(body: Any, *, max_messages: int) -> ChatRequest:
+def parse_chat_request(
+    body: Any, *, max_messages: int, limits: BodyLimits = DEFAULT_LIMITS
+) -> ChatRequest:
     """Validate a decoded JSON body; errors name the offending parameter."""
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    messages = body.get("messages")
+    if isinstance(messages, list) and len(messages) > max_messages:
+        raise InvalidRequest(
+            f"Too many messages: {len(messages)} > {max_messages}.", param="messages"
+        )
+    check_structure(body, limits)
     for key in body:
         if key in FORBIDDEN_PARAMS:
             raise InvalidRequest(
@@ -152,15 +185,36 @@ def parse_chat_request(body: Any, *, max_messages: int) -> ChatRequest:
     try:
         request = ChatRequest.model_validate(body)
     except ValidationError as exc:
-        err = exc.errors(include_input=False, include_url=False)[0]
-        param = ".".join(str(p) for p in err["loc"]) or None
+        errors = exc.errors(include_input=False, include_url=False)
+        # A union (``stop``: text or list) reports one error per member; the one that is not
+        # a plain type mismatch is about the member the caller meant.
+        err = next((e for e in errors if not e["type"].endswith("_type")), errors[0])
+        param = _param(err["loc"], body)
         if err["type"] == "extra_forbidden":
             raise InvalidRequest(
                 f"Unrecognized request argument supplied: {param}.", param=param
             ) from None
         raise InvalidRequest(f"Invalid value for '{param}': {err['msg']}.", param=param) from None
-    if len(request.messages) > max_messages:
-        raise InvalidRequest(
-            f"Too many messages: {len(request.messages)} > {max_messages}.", param="messages"
-        )
     return request
+
+
+def _param(loc: tuple[int | str, ...], body: Any) -> str | None:
+    """The dotted path of an error in the body as sent, without pydantic's union-member
+    tags (``stop.str``, ``content.list[...]``), which name our types, not the caller's keys."""
+    path: list[str] = []
+    node = body
+    for part in loc:
+        if (
+            isinstance(part, str)
+            and _TYPE_TAG.match(part)
+            and not (isinstance(node, dict) and part in node)
+        ):
+            continue
+        path.append(str(part))
+        is_item = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        node = node[part] if is_item or (isinstance(node, dict) and part in node) else None
+    return ".".join(path) or None
+
+
+# How pydantic names a union's members in an error's location.
+_TYPE_TAG = re.compile(r"^(str|int|float|bool|none|list|dict|literal|function|nullable)\b|\[")

@@ -1,13 +1,18 @@
 """From an HTTP chat request to a ``RequestContext``, and from the gateway's reply back to HTTP.
 
-The body is read with a size limit before parsing, parameters are validated
-(credentials refused), and the caller is authenticated before any provider is
-called. Replies are JSON or SSE; ``done`` runs when the request is really over
-(for a stream, after its last chunk), which is what lets a reload drain.
+The order is admission before work: the caller is authenticated, admitted (``admission``:
+refusal of a scope known over its limit, an in-flight slot), and only then is the body
+read and parsed within its structural limits (``json_body``) and validated
+(``chat_request``). A request refused on the way is still counted against the caller's
+request limits. Replies are JSON or SSE; ``done`` runs when the request is really over
+(for a stream, after its last chunk), which is what gives the slot back and lets a
+reload drain.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -16,24 +21,72 @@ import orjson
 from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
+from router_config.api.admission import Admission
+from router_config.api.auth import Caller
 from router_config.api.chat_request import parse_chat_request
+from router_config.api.http_protocol import TIMED_OUT
+from router_config.api.json_body import BodyLimits, parse_json, read_body
 from router_config.api.sse import sse_events
 from router_config.config.routes import resolve_group
-from router_config.errors import InvalidRequest, ModelNotFound, PayloadTooLarge, PermissionDenied
+from router_config.errors import (
+    ClientClosed,
+    InvalidRequest,
+    ModelNotFound,
+    PermissionDenied,
+    RateLimited,
+    RouterError,
+)
 from router_config.flow.gateway import Gateway
-from router_config.flow.hooks import RequestContext
+from router_config.flow.hooks import Clock, RequestContext
 from router_config.live import Generation
+from router_config.logs import emit
 
 
-async def request_context(generation: Generation, request: Request, now: float) -> RequestContext:
-    """Authenticate, read and validate the request, before any provider is called."""
+async def serve_chat(
+    generation: Generation,
+    request: Request,
+    admission: Admission,
+    clock: Clock,
+    release: Callable[[], None],
+) -> Response:
+    """Admit, read, validate and serve one request; ``release`` runs once it is over."""
+    try:
+        caller = generation.auth.caller(request.headers)
+        ticket = await admission.enter(caller, generation.config.plugins.server)
+    except BaseException:
+        release()
+        raise
+
+    def done() -> None:
+        ticket.leave()
+        release()
+
+    try:
+        ctx = await request_context(generation, request, caller, clock())
+    except BaseException as exc:
+        done()
+        if isinstance(exc, RouterError):  # a bad request still spends a slot of its limit
+            await admission.count_refused(generation.gateway, caller)
+        raise
+    try:
+        return await respond(generation.gateway, ctx, done)
+    except RateLimited as exc:
+        admission.learn(exc)
+        raise
+
+
+async def request_context(
+    generation: Generation, request: Request, caller: Caller, now: float
+) -> RequestContext:
+    """Read and validate an admitted request, before any provider is called."""
     config = generation.config
-    caller = generation.auth.caller(request.headers)
     limits = config.plugins.server
-    body = await _read_json(request, limits.max_body_bytes)
-    chat = parse_chat_request(body, max_messages=limits.max_messages)
+    body = parse_json(await _read(request, caller, limits.max_body_bytes))
+    chat = parse_chat_request(body, max_messages=limits.max_messages, limits=BodyLimits.of(limits))
     requested, _, version = chat.model.partition("@")
     version = version or request.headers.get("x-router-model-version") or ""
+    if len(version) > 256:
+        raise InvalidRequest("The model version is too long.", param="x-router-model-version")
     group = resolve_group(config, requested)  # aliases and wildcard routes, as LiteLLM
     if group is None:
         raise ModelNotFound(
@@ -117,8 +170,11 @@ async def respond(gateway: Gateway, ctx: RequestContext, done: Callable[[], None
     try:
         reply = await gateway.serve(ctx)
     except BaseException as exc:
-        ctx.outcome = getattr(exc, "code", None) or "error"
-        ctx.status = getattr(exc, "status_code", 500)
+        if isinstance(exc, asyncio.CancelledError):  # shutdown cut it short: nobody waits
+            ctx.outcome, ctx.status = "cancelled", 499
+        else:
+            ctx.outcome = getattr(exc, "code", None) or "error"
+            ctx.status = getattr(exc, "status_code", 500)
         await finish()
         raise
     if reply.chunks is None:
@@ -152,16 +208,19 @@ def _caller_deadline(headers: Any, now: float) -> float | None:
     return now + wanted
 
 
-async def _read_json(request: Request, limit: int) -> Any:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The request body is over the {limit}-byte limit.")
-    body = bytearray()
-    async for part in request.stream():
-        body += part
-        if len(body) > limit:
-            raise PayloadTooLarge(f"The request body is over the {limit}-byte limit.")
+async def _read(request: Request, caller: Caller, limit: int) -> bytes:
+    """The body; a client that leaves meanwhile is one ``client_closed`` line, no traceback
+    (none at all when the server closed it for being too slow: that was logged already)."""
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("The request body is not valid JSON.") from None
+        return await read_body(request, limit)
+    except ClientClosed:
+        if TIMED_OUT not in request.scope.get("state", {}):
+            emit(
+                "client_closed",
+                logging.INFO,
+                request_id=getattr(request.state, "request_id", None),
+                team=caller.team,
+                key_alias=caller.alias,
+                phase="request_body",
+            )
+        raise

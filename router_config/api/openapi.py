@@ -54,9 +54,10 @@ _ERRORS = {
         "403": "This key may not use the model",
         "404": "Unknown model group or pinned version",
         "413": "Body over the size limit",
-        "429": "Over a rate limit or budget (Retry-After)",
+        "429": "Over a rate limit, a budget or the key's requests in flight (Retry-After)",
         "502": "The provider served another version (on_drift: reject)",
-        "503": "Every provider failed and no cached answer exists (Retry-After)",
+        "503": "Every provider failed and no cached answer exists, or the gateway is at "
+        "capacity (Retry-After)",
     },
     ("get", "/v1/models"): {"401": "Missing or wrong API key"},
     ("get", "/health/readiness"): {"503": "Redis configured but unreachable"},

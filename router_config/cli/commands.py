@@ -18,6 +18,7 @@ import typer
 
 from router_config.cli.report import summary
 from router_config.config.loader import load_config, parse_config
+from router_config.config.plugin_settings import ServerSettings
 from router_config.config.schema import RouterConfig
 from router_config.errors import ConfigError
 
@@ -82,14 +83,16 @@ def serve(
 ) -> None:
     """Serve the gateway for CONFIG."""
     try:
-        load_config(config, environ=config_environ(env_file))  # fail here, before uvicorn
+        loaded = load_config(config, environ=config_environ(env_file))  # fail here, first
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     os.environ[CONFIG_ENV] = str(config)
     if env_file is not None:
         os.environ[ENV_FILE_ENV] = str(env_file.resolve())
-    _run_uvicorn("router_config.cli.commands:app_from_env", host, port, workers)
+    _run_uvicorn(
+        "router_config.cli.commands:app_from_env", host, port, workers, loaded.plugins.server
+    )
 
 
 @app.command()
@@ -115,7 +118,8 @@ def demo(port: int = 4000, host: str = "127.0.0.1") -> None:
             f"{anthropic_fake.base_url}, local {local_fake.base_url}"
         )
         typer.echo(f"gateway: http://{host}:{port}/v1  (model 'chat'; try the README's curl)")
-        _run_uvicorn("router_config.cli.commands:app_from_env", host, port, 1)
+        settings = parse_config(demo_config_text(), source="demo (embedded)").plugins.server
+        _run_uvicorn("router_config.cli.commands:app_from_env", host, port, 1, settings)
 
 
 @app.command()
@@ -274,8 +278,10 @@ def app_from_env() -> object:
     return create_app(load(), reload_from=load)
 
 
-def _run_uvicorn(target: str, host: str, port: int, workers: int) -> None:
+def _run_uvicorn(target: str, host: str, port: int, workers: int, server: ServerSettings) -> None:
     import uvicorn
+
+    from router_config.api.http_protocol import uvicorn_options
 
     uvicorn.run(
         target,
@@ -286,7 +292,7 @@ def _run_uvicorn(target: str, host: str, port: int, workers: int) -> None:
         log_level="warning",
         access_log=False,
         loop="auto",
-        http="auto",
+        **uvicorn_options(server),  # header, body, idle and shutdown bounds
     )
 
 

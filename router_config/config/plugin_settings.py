@@ -18,10 +18,42 @@ class _Strict(BaseModel):
 
 
 class ServerSettings(_Strict):
-    """Limits of the HTTP layer, applied before any provider is called."""
+    """Limits of the HTTP layer, applied before any provider is called.
+
+    Admission runs before any work, in this order: the key is authenticated; a key or
+    team already over its requests per minute is refused at once; the key's requests in
+    flight are held to ``max_in_flight_per_key`` and the process's to ``max_in_flight``
+    (when full, waiting requests are admitted fairly: the key with the fewest in flight
+    first); only then is the body read and parsed, with the structural limits enforced
+    before any message is validated. Slow clients are bounded by the three timeouts, and
+    a shutdown waits at most ``shutdown_timeout_s`` for requests in flight.
+    """
 
     max_body_bytes: int = Field(default=1_000_000, gt=0)
     max_messages: int = Field(default=500, gt=0)
+    # JSON nesting anywhere in a body (messages, content parts, tools, schemas, metadata).
+    max_depth: int = Field(default=64, ge=4, le=200)
+    # Items of any one JSON array, or keys of any one JSON object.
+    max_items: int = Field(default=10_000, gt=0)
+    # Characters of any JSON object key (parameter and schema property names).
+    max_key_chars: int = Field(default=256, gt=0)
+    max_in_flight: int = Field(default=1024, gt=0)
+    max_in_flight_per_key: int = Field(default=128, gt=0)
+    # How long a request may wait for a slot when the process is at ``max_in_flight``.
+    queue_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    # A refusal for a key already known over its limit is answered after this pause (never
+    # longer than its Retry-After): a client that ignores Retry-After then costs nothing.
+    refusal_pause_s: float = Field(default=1.0, ge=0, le=60)
+    max_header_bytes: int = Field(default=65_536, ge=1024)
+    header_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    keepalive_timeout_s: float = Field(default=5.0, gt=0, le=600)
+    shutdown_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    public_metrics: bool = False
+    # A key that opens ``GET /metrics`` only (for the Prometheus scraper), besides the master
+    # key: an ``os.environ/NAME`` reference.
+    metrics_key: str | None = None
+    docs: bool = False  # /docs and /redoc; /openapi.json is always public
     log_content: bool = False
 
 
@@ -176,6 +208,11 @@ class CacheSettings(_Strict):
     """
 
     mode: Literal["off", "deterministic", "all"] = "deterministic"
+    # Who shares entries: a team's keys (default), one key, or every caller. Only
+    # ``global`` lets one tenant's answer (its completion id, usage) reach another.
+    scope: Literal["team", "key", "global"] = "team"
+    # What a hit costs the caller's team: the original answer's cost, or nothing.
+    charge_hits: Literal["original", "zero"] = "original"
     fresh_ttl_s: float = Field(default=300, gt=0)
     max_stale_s: float = Field(default=86_400, gt=0)
     max_entries: int = Field(default=10_000, gt=0)
