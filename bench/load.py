@@ -23,6 +23,16 @@ wrk.headers["Authorization"] = "Bearer " .. (os.getenv("WRK_KEY") or "")
 """
 
 
+def _lua(headers: dict[str, str]) -> str:
+    """The wrk script, with extra request headers (Portkey's per-request config)."""
+    extra = "".join(f"wrk.headers[{_quote(k)}] = {_quote(v)}\n" for k, v in headers.items())
+    return LUA + extra
+
+
+def _quote(text: str) -> str:
+    return "[==[" + text + "]==]"  # a Lua long string: no escaping of JSON's quotes
+
+
 @dataclass(frozen=True)
 class LoadResult:
     """What one wrk run measured."""
@@ -53,11 +63,13 @@ def ensure_wrk() -> str:
     return found
 
 
-def run_wrk(url: str, key: str, concurrency: int, seconds: int) -> LoadResult:
+def run_wrk(
+    url: str, key: str, concurrency: int, seconds: int, headers: dict[str, str] | None = None
+) -> LoadResult:
     """POST small chat completions at ``concurrency`` for ``seconds``."""
     threads = 1 if concurrency == 1 else 2
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA)
+        script.write(_lua(headers or {}))
     env = {**os.environ, "WRK_KEY": key}
     out = subprocess.run(
         [

@@ -1,9 +1,12 @@
-"""``make bench``: the fake provider direct, llm-router (1 and 2 workers) and LiteLLM's own
-proxy, measured side by side in one run on loopback, plus the failure drill's timings.
+"""``make bench``: the fake provider direct, llm-router (1 and 2 workers), Portkey's gateway
+and LiteLLM's own proxy, measured side by side in one run on loopback, plus the failure
+drill's timings.
 
-Load: wrk (see ``load.py``) at concurrency 1, 16 and 64, a fixed duration per level.
-Every server runs in its own process: llm-router with every plugin on and Redis
-(``llm_router.yaml``), LiteLLM's proxy with the same deployments and its defaults
+Load: wrk (see ``load.py``) at concurrency 1, 16 and 64, a fixed duration per level,
+non-streaming (Portkey 1.15.2 fails every stream on Node 20). Every server runs in its
+own process: llm-router with every plugin on and Redis (``llm_router.yaml``), Portkey's
+gateway (npm, pinned, ``portkey_env.py``) with a fallback config over the same fake
+provider, LiteLLM's proxy with the same deployments and its defaults
 (``litellm_proxy.yaml``), from a separate venv (``litellm_env.py``).
 Writes ``bench/results/latest.md`` and ``latest.png`` and prints the table.
 
@@ -28,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from litellm_env import ensure_litellm_proxy, litellm_version
 from load import LoadResult, ensure_wrk, run_wrk
+from portkey_env import ensure_portkey, fallback_config
 from report import write_report
 from servers import VENV_BIN, Server, free_port, start
 
@@ -56,10 +60,10 @@ class _LangfuseSink(BaseHTTPRequestHandler):
 
 def measure(server: Server, counts: dict[int, int]) -> tuple[list[LoadResult], float]:
     print(f"bench: {server.name}", flush=True)
-    run_wrk(server.url, server.key, 16, 2)  # warm-up: first calls, connection pools
+    run_wrk(server.url, server.key, 16, 2, server.headers)  # warm-up: first calls, pools
     results = []
     for level in LEVELS:
-        result = run_wrk(server.url, server.key, level, counts[level])
+        result = run_wrk(server.url, server.key, level, counts[level], server.headers)
         print(
             f"  c{level:<3} {result.rps:8.1f} req/s  p50 {result.p50_ms:7.2f} ms  "
             f"p99 {result.p99_ms:8.2f} ms  errors {result.errors}",
@@ -87,6 +91,7 @@ def main() -> None:
         log.unlink()
     ensure_wrk()
     litellm_cli = ensure_litellm_proxy()
+    portkey = ensure_portkey()
     redis.Redis.from_url(REDIS_URL).flushdb()
     sink = ThreadingHTTPServer(("127.0.0.1", 0), _LangfuseSink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
@@ -128,6 +133,14 @@ def main() -> None:
                 results[name] = measure(server, counts)
             finally:
                 server.stop()
+        port = free_port()
+        server = start("Portkey gateway", [*portkey, f"--port={port}"], port, "/", "", env)
+        server.url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        server.headers = {"x-portkey-config": fallback_config(env["FAKE_BASE"])}
+        try:
+            results[server.name] = measure(server, counts)
+        finally:
+            server.stop()
         port = free_port()
         server = start(
             "LiteLLM proxy, 1 worker",

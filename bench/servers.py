@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -30,6 +30,7 @@ class Server:
     proc: subprocess.Popen[bytes]
     url: str
     key: str
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every request
 
     def peak_rss_mb(self) -> float:
         """Peak resident memory (VmHWM) of the process and every process under it."""
