@@ -25,7 +25,7 @@ wrk.headers["Authorization"] = "Bearer " .. (os.getenv("WRK_KEY") or "")
 
 def _lua(headers: dict[str, str]) -> str:
     """The wrk script, with extra request headers (Portkey's per-request config)."""
-    extra = "".join(f"wrk.headers[{_quote(k)}] = {_quote(v)}\n" for k, v in headers.items())
+    extra = "".join(f"wrk.headers[ {_quote(k)} ] = {_quote(v)}\n" for k, v in headers.items())
     return LUA + extra
 
 
