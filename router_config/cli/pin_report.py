@@ -20,7 +20,7 @@ async def pins_report(config: RouterConfig) -> str:
             f"{dep.id:<31} {dep.provider:<12} {pinned_version(dep):<32} "
             f"{retires.isoformat() if retires else '-'}{floating}"
         )
-    redis = SharedRedis(config.redis_url) if config.redis_url else None
+    redis = SharedRedis(config.redis) if config.redis else None
     try:
         history = await VersionHistory(redis, config.plugins.pinning.history_file).entries()
     finally:

@@ -15,6 +15,7 @@ import litellm
 
 from router_config.config.failover_budget import budget_issues
 from router_config.config.pinning import pin_issues
+from router_config.config.redis_settings import redis_settings
 from router_config.config.schema import ClientKey, Deployment, ModelEntry, RawConfig, RouterConfig
 from router_config.errors import ConfigIssue
 from router_config.keyhash import sha256_hex
@@ -51,7 +52,7 @@ def normalize(
         master_key=master if master is not None and master.get_secret_value() else None,
         client_keys=_client_keys(raw, issues),
         plugins=raw.router_plugins,
-        redis_url=_redis_url(raw.router_settings, environ),
+        redis=redis_settings(raw.router_settings, raw.litellm_settings, environ, issues),
         warnings=tuple(warnings),
     )
     issues.extend(budget_issues(config))
@@ -258,14 +259,3 @@ def _client_keys(raw: RawConfig, issues: list[ConfigIssue]) -> tuple[ClientKey, 
             )
         )
     return tuple(out)
-
-
-def _redis_url(settings: Mapping[str, Any], environ: Mapping[str, str]) -> str | None:
-    if settings.get("redis_url"):
-        return str(settings["redis_url"])
-    host = settings.get("redis_host")
-    if host:
-        password = settings.get("redis_password")
-        auth = f":{password}@" if password else ""
-        return f"redis://{auth}{host}:{settings.get('redis_port', 6379)}"
-    return environ.get("REDIS_URL") or None

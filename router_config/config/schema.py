@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from router_config.config.plugin_settings import PluginsConfig
+from router_config.config.redis_settings import RedisSettings
 
 JsonMap = Mapping[str, Any]
 
@@ -135,7 +136,7 @@ class RouterConfig(BaseModel):
     master_key: SecretStr | None
     client_keys: tuple[ClientKey, ...]
     plugins: PluginsConfig
-    redis_url: str | None
+    redis: RedisSettings | None = None
     warnings: tuple[str, ...] = ()
 
     def deployment(self, deployment_id: str) -> Deployment:
