@@ -27,9 +27,7 @@ from router_config.providers.provider_call import ProviderCall
 from router_config.providers.provider_calls import ProviderCalls
 from router_config.registry import PluginDeps, build_plugins
 from router_config.state.alerts import Alerter, AlertSink, LogSink, WebhookSink
-from router_config.state.rate_windows import RateWindows
-from router_config.state.shared_redis import SharedRedis
-from router_config.state.spend_ledger import SpendLedger
+from router_config.state.shared_state import SharedState
 
 
 @dataclass(frozen=True)
@@ -48,9 +46,13 @@ def build_gateway(
     span_exporter: Any = None,
     *,
     metrics: Metrics | None = None,
+    shared: SharedState | None = None,
 ) -> Gateway:
-    """Everything a running gateway needs, not yet started; ``metrics`` carry over a reload."""
-    redis = SharedRedis(config.redis_url) if config.redis_url else None
+    """Everything a running gateway needs, not yet started; ``metrics`` and ``shared``
+    (Redis, the spend journal, leases) carry over a reload. The gateway holds a reference
+    to ``shared``: give it back with ``shared.release()`` after ``gateway.close()``."""
+    shared = shared or SharedState(config, timing.now)
+    redis = shared.redis
     metrics = metrics or Metrics()
     alerter = Alerter(alert_sinks(config.plugins.alerts), redis, timing.now, metrics)
     handle = build_router(config)
@@ -58,7 +60,7 @@ def build_gateway(
         handle.router, config.deployments, direct=config.plugins.transport.direct_openai
     )
     probe = health_probe(calls, config.plugins.failover, timing.clock)
-    ledger = SpendLedger(redis)
+    ledger = shared.ledger
     keys = KeyRing(config.deployments, config.plugins.keys, redis, alerter, metrics, timing.now)
     deps = PluginDeps(
         config=config,
@@ -68,11 +70,12 @@ def build_gateway(
         redis=redis,
         now=timing.now,
         ledger=ledger,
-        windows=RateWindows(redis, timing.now),
+        windows=shared.windows,
+        leases=shared.leases,
         probe=probe,
         span_exporter=span_exporter,
     )
-    return Gateway(
+    gateway = Gateway(
         config,
         handle,
         calls,
@@ -86,6 +89,8 @@ def build_gateway(
         sleep=timing.sleep,
         jitter=timing.jitter,
     )
+    shared.acquire()  # last: a gateway that failed to build holds no reference
+    return gateway
 
 
 def health_probe(calls: ProviderCalls, settings: FailoverSettings, clock: Clock) -> Probe:

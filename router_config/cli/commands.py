@@ -111,32 +111,24 @@ def spend_command(
     period: Annotated[str, typer.Option(help="day or month")] = "month",
     fmt: Annotated[str, typer.Option("--format", help="table or csv")] = "table",
 ) -> None:
-    """Print spend by provider, model group, team and deployment (from Redis)."""
+    """Print spend by provider, model group, team, deployment, key and user (from Redis,
+    or without Redis from this machine's spend journals)."""
     import asyncio
     import datetime as dt
 
-    from router_config.state.shared_redis import SharedRedis
-    from router_config.state.spend_ledger import SpendLedger
-    from router_config.state.spend_report import as_text, spend
+    from router_config.state.spend_report import as_text, offline_report
 
-    loaded = load_config(config)
-    if not loaded.redis_url:
-        typer.echo(
-            "No Redis configured: spend is counted per gateway process; "
-            "read it from GET /admin/spend.",
-            err=True,
-        )
-        raise typer.Exit(1)
-
-    async def report() -> str:
-        redis = SharedRedis(loaded.redis_url or "")
-        try:
-            data = await spend(SpendLedger(redis), period, dt.datetime.now(dt.UTC))
-        finally:
-            await redis.close()
-        return as_text(data, fmt)
-
-    typer.echo(asyncio.run(report()))
+    try:
+        loaded = load_config(config)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    try:
+        data = asyncio.run(offline_report(loaded, period, dt.datetime.now(dt.UTC)))
+    except ConnectionError as exc:
+        typer.echo(f"llm-router spend: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(as_text(data, fmt))
 
 
 @app.command("fake-provider")
@@ -189,17 +181,22 @@ def app_from_env() -> object:
 def _run_uvicorn(target: str, host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    uvicorn.run(
-        target,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-        loop="auto",
-        http="auto",
-    )
+    options = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "log_level": "warning",
+        "access_log": False,
+        "loop": "auto",
+        "http": "auto",
+    }
+    if workers > 1:  # our supervisor: reloads reach every worker, /metrics adds them up
+        from router_config.cli.supervisor import run_workers
+
+        run_workers(target, **options)
+        return
+    uvicorn.run(target, **options)  # type: ignore[arg-type]
 
 
 def main() -> None:
