@@ -31,7 +31,8 @@ from router_config.state.spend_journal import Label
 from router_config.state.spend_ledger import NANO, SpendLedger, to_nano
 
 FORECAST_MIN_ELAPSED = 0.02  # no forecast from the first 2 % of a period: too little data
-USER_MAX = 128  # an end-user id longer than this is cut: it is a label, not a payload
+USER_MAX = 128
+_ADJECTIVE = {"day": "daily", "month": "monthly"}  # an end-user id longer than this is cut: it is a label, not a payload
 
 
 class BudgetAlerts(GatewayPlugin):
@@ -101,10 +102,10 @@ class BudgetAlerts(GatewayPlugin):
         kind, cap = scope.pid.split(":", 1)[0], scope.cap / NANO
         if confirmed:
             await self._alert(scope, 1.0, when, "exhausted")
-            message = f"The {kind}ly budget for {scope.field} (${cap:g}) is spent."
+            message = f"The {_ADJECTIVE[kind]} budget for {scope.field} (${cap:g}) is spent."
         else:
             message = (
-                f"The {kind}ly budget for {scope.field} (${cap:g}) cannot be confirmed while "
+                f"The {_ADJECTIVE[kind]} budget for {scope.field} (${cap:g}) cannot be confirmed while "
                 "Redis is unreachable, and this replica's share of it is used up."
             )
         emit(
@@ -187,13 +188,13 @@ class BudgetAlerts(GatewayPlugin):
         _, end = period_bounds(kind, when)
         ttl = int((end - when).total_seconds()) + 86_400
         if what == "forecast":
-            title = f"llm-router: {field} on track to spend its {kind}ly budget early"
+            title = f"llm-router: {field} on track to spend its {_ADJECTIVE[kind]} budget early"
             key = f"budget_forecast:{field}:{pid}"
             text = f"At the current rate {field} would spend {share:.0%} of ${cap:g} this {kind}."
         else:
-            title = f"llm-router: {field} {kind}ly budget {share:.0%} used"
+            title = f"llm-router: {field} {_ADJECTIVE[kind]} budget {share:.0%} used"
             key = f"budget:{field}:{pid}:{share:g}"
-            text = f"{field} has committed {share:.0%} of its {kind}ly budget of ${cap:g}."
+            text = f"{field} has committed {share:.0%} of its {_ADJECTIVE[kind]} budget of ${cap:g}."
         await self._alerter.fire(
             Alert(
                 kind=f"budget_{what}",

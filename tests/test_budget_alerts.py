@@ -14,6 +14,7 @@ import pytest
 from router_config.wiring import Timing
 from tests.conftest import ConfigFactory, Providers
 from tests.failover_support import FakeClock, WebhookReceiver, wait_for
+from tests.shared_state_support import shared_state
 
 CHEAP = """
 model_list:
@@ -48,10 +49,6 @@ def webhook():  # type: ignore[no-untyped-def]
 def config_text(webhook: WebhookReceiver, policy: str = "route_away", redis_url: str = "") -> str:
     text = CHEAP.replace("WEBHOOK", webhook.url).replace("POLICY", policy)
     return text + (f"router_settings:\n  redis_url: {redis_url}\n" if redis_url else "")
-
-
-def shared_state(gateway) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    return httpx.get(f"{gateway.base_url}/health/shared-state").json()  # type: ignore[no-any-return]
 
 
 def post(gateway) -> httpx.Response:  # type: ignore[no-untyped-def]
@@ -151,3 +148,15 @@ def test_spend_command_prints_the_shared_ledger_as_csv(
     assert result.exit_code == 0, result.output
     assert "by,name,usd" in result.output
     assert f"provider,openai,{cost}" in result.output
+
+
+def test_the_worst_case_reserved_counts_every_one_of_n_choices(
+    make_config: ConfigFactory, serve, providers: Providers, webhook: WebhookReceiver
+) -> None:
+    text = config_text(webhook, "reject").replace("monthly_usd: 1.0", "monthly_usd: 0.03")
+    gateway = serve(make_config(text=text))
+    url = f"{gateway.openai_base}/chat/completions"
+    # At $0.001 a token: 5 prompt + 10 output = $0.015 fits in $0.03; 5 + 3 x 10 does not.
+    three = httpx.post(url, json={**BODY, "n": 3}, headers=ADMIN, timeout=20)
+    assert three.status_code == 429 and three.json()["error"]["code"] == "budget_exceeded"
+    assert post(gateway).status_code == 200

@@ -24,7 +24,7 @@ from prometheus_client import multiprocess
 from uvicorn.supervisors.multiprocess import Multiprocess
 
 from router_config.live import SUPERVISOR_ENV
-from router_config.logs import emit
+from router_config.logs import configure_logging, emit
 from router_config.metrics import MULTIPROC_ENV
 
 # A worker is "alive" while it answers the supervisor's pings within this; a fresh worker
@@ -55,6 +55,7 @@ class ReloadingSupervisor(Multiprocess):
 
 def run_workers(target: str, **options: Any) -> None:
     """Serve ``target`` (a uvicorn app factory path) with ``options['workers']`` processes."""
+    configure_logging()
     folder = tempfile.mkdtemp(prefix="llm-router-metrics-")
     os.environ[MULTIPROC_ENV] = folder
     os.environ[SUPERVISOR_ENV] = str(os.getpid())

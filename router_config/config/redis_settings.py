@@ -107,6 +107,7 @@ class RedisSettings(BaseModel):
 
     def describe(self) -> str:
         """Topology, first node, TLS and user: never a password."""
+        user = self.username
         if self.mode == "cluster":
             first = self.startup_nodes[0]
             where = f"cluster {first.host}:{first.port} (+{len(self.startup_nodes) - 1} nodes)"
@@ -115,10 +116,11 @@ class RedisSettings(BaseModel):
         elif self.url is not None:
             parts = urlsplit(self.url.get_secret_value())
             where = f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
+            user = user or parts.username
         else:
             where = f"redis://{self.host}:{self.port}/{self.db}"
         tls = " tls" if self.uses_tls else ""
-        return f"{where}{tls}" + (f" user {self.username}" if self.username else "")
+        return f"{where}{tls}" + (f" user {user}" if user else "")
 
     @property
     def uses_tls(self) -> bool:

@@ -62,14 +62,13 @@ class SharedRedis:
         self.settings = settings
         self.prefix = prefix
         # Typed as one node: a cluster client answers the same commands for our purposes.
-        self.client: aioredis.Redis = connect(settings)
+        self.client, self._retired = connect(settings)
         self._retry_s = retry_s
         # Set when a background task (the spend flusher's heartbeat) keeps trying Redis:
         # then requests never probe a Redis known down, so never wait on it.
         self.probed_in_background = False
         self._down_since: float | None = None
         self._refs = 1
-        self._retired: list[Any] = []  # clients replaced by a cluster client, closed with us
         self.last_error: str | None = None
 
     @property
@@ -163,7 +162,9 @@ class SharedRedis:
                 "url": None,
             }
         )
-        old, self.client = self.client, connect(self.settings)
+        old = self.client
+        self.client, extra = connect(self.settings)
+        self._retired += extra
         emit(
             "redis_is_a_cluster",
             logging.WARNING,
@@ -191,8 +192,9 @@ class SharedRedis:
                 await client.aclose()
 
 
-def connect(settings: RedisSettings) -> aioredis.Redis:
-    """A redis-py asyncio client for the topology: one node, a Cluster, or a Sentinel set."""
+def connect(settings: RedisSettings) -> tuple[aioredis.Redis, list[Any]]:
+    """A redis-py asyncio client for the topology: one node, a Cluster, or a Sentinel set;
+    and the other clients to close with it (the sentinels')."""
     common: dict[str, Any] = {
         "socket_timeout": SOCKET_TIMEOUT_S,
         "socket_connect_timeout": CONNECT_TIMEOUT_S,
@@ -213,7 +215,8 @@ def connect(settings: RedisSettings) -> aioredis.Redis:
     if settings.mode == "cluster":
         nodes = [ClusterNode(n.host, n.port) for n in settings.startup_nodes]
         common["retry"] = Retry(NoBackoff(), 1)  # one retry follows a slot that moved
-        return cast(aioredis.Redis, RedisCluster(startup_nodes=nodes, **common, **auth, **tls))
+        cluster = RedisCluster(startup_nodes=nodes, **common, **auth, **tls)
+        return cast(aioredis.Redis, cluster), []
     if settings.mode == "sentinel":
         sentinel_auth = (
             {"password": settings.sentinel_password.get_secret_value()}
@@ -233,17 +236,13 @@ def connect(settings: RedisSettings) -> aioredis.Redis:
             **tls,
         )
         master = sentinel.master_for(settings.service_name or "mymaster", db=settings.db)
-        return cast(aioredis.Redis, master)
+        return cast(aioredis.Redis, master), list(sentinel.sentinels)
     if settings.url is not None:
-        return aioredis.Redis.from_url(settings.url.get_secret_value(), **common, **auth, **tls)
-    return aioredis.Redis(
-        host=settings.host or "127.0.0.1",
-        port=settings.port,
-        db=settings.db,
-        **common,
-        **auth,
-        **tls,
-    )
+        url = settings.url.get_secret_value()
+        return aioredis.Redis.from_url(url, **common, **auth, **tls), []
+    host = settings.host or "127.0.0.1"
+    node = aioredis.Redis(host=host, port=settings.port, db=settings.db, **common, **auth, **tls)
+    return node, []
 
 
 def _tls(settings: RedisSettings) -> dict[str, Any]:

@@ -198,10 +198,6 @@ class SpendLedger:
     async def _loop(self) -> None:
         interval = self._settings.flush_interval_s
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), HEARTBEAT_S)
-            self._wake.clear()
-            await asyncio.sleep(interval)  # gather a batch
             try:
                 if not await self.flush():
                     await asyncio.sleep(max(interval, 0.2))  # Redis is down: try again soon
@@ -209,6 +205,10 @@ class SpendLedger:
             except Exception as exc:  # the flusher must outlive any one bad batch
                 emit("spend_flush_failed", logging.ERROR, error_class=type(exc).__name__)
                 await asyncio.sleep(1.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), HEARTBEAT_S)
+            self._wake.clear()
+            await asyncio.sleep(interval)  # gather a batch
 
     async def _flush(self, journal: SpendJournal) -> bool:
         assert self._redis is not None
