@@ -35,7 +35,8 @@ def tls_redis(tmp_path: Path) -> Iterator[tuple[RedisServer, Path]]:
     args += ["--save", "", "--appendonly", "no"]
     # Only the gateway's ACL user may log in, and only to its own keys.
     args += ["--user", "default", "off"]
-    args += ["--user", USER, "on", f">{PASSWORD}", "~llm-router:*", "+@all"]
+    grants = ["+@read", "+@write", "+@scripting", "+@connection", "+time"]  # docs/shared-state.md
+    args += ["--user", USER, "on", f">{PASSWORD}", "~llm-router:*", *grants]
     server = RedisServer(port, tmp_path, args, ready=lambda: answers_tls(port, ca_file))
     with servers(tmp_path) as started:
         started.append(server.start())
