@@ -24,15 +24,19 @@ from router_config.flow.hooks import Attempt, Clock, GatewayPlugin, RequestConte
 from router_config.logs import emit
 from router_config.metrics import Metrics
 from router_config.providers.pricing import declared_prices
-from router_config.state.alerts import Alert, Alerter
+from router_config.state.alerts import Alerter
 from router_config.state.budget_leases import BudgetLeases, BudgetScope
+from router_config.state.budget_messages import budget_alert, refusal
 from router_config.state.periods import period_bounds, periods
 from router_config.state.spend_journal import Label
 from router_config.state.spend_ledger import NANO, SpendLedger, to_nano
 
 FORECAST_MIN_ELAPSED = 0.02  # no forecast from the first 2 % of a period: too little data
 USER_MAX = 128
-_ADJECTIVE = {"day": "daily", "month": "monthly"}  # an end-user id longer than this is cut: it is a label, not a payload
+_ADJECTIVE = {
+    "day": "daily",
+    "month": "monthly",
+}  # an end-user id longer than this is cut: it is a label, not a payload
 
 
 class BudgetAlerts(GatewayPlugin):
@@ -99,22 +103,16 @@ class BudgetAlerts(GatewayPlugin):
     async def _exhausted(
         self, ctx: RequestContext, scope: BudgetScope, confirmed: bool, when: dt.datetime
     ) -> None:
-        kind, cap = scope.pid.split(":", 1)[0], scope.cap / NANO
         if confirmed:
             await self._alert(scope, 1.0, when, "exhausted")
-            message = f"The {_ADJECTIVE[kind]} budget for {scope.field} (${cap:g}) is spent."
-        else:
-            message = (
-                f"The {_ADJECTIVE[kind]} budget for {scope.field} (${cap:g}) cannot be confirmed while "
-                "Redis is unreachable, and this replica's share of it is used up."
-            )
+        message = refusal(scope, confirmed)
         emit(
             "budget_exceeded" if confirmed else "budget_unconfirmed",
             logging.WARNING,
             request_id=ctx.request_id,
             scope=scope.field,
             period=scope.pid,
-            limit_usd=cap,
+            limit_usd=scope.cap / NANO,
             policy=self._s.on_exceeded,
         )
         if self._s.on_exceeded == "reject":
@@ -184,25 +182,4 @@ class BudgetAlerts(GatewayPlugin):
             await self._alert(scope, projected / scope.cap, when, "forecast")
 
     async def _alert(self, scope: BudgetScope, share: float, when: dt.datetime, what: str) -> None:
-        kind, cap, field, pid = scope.pid.split(":", 1)[0], scope.cap / NANO, scope.field, scope.pid
-        _, end = period_bounds(kind, when)
-        ttl = int((end - when).total_seconds()) + 86_400
-        if what == "forecast":
-            title = f"llm-router: {field} on track to spend its {_ADJECTIVE[kind]} budget early"
-            key = f"budget_forecast:{field}:{pid}"
-            text = f"At the current rate {field} would spend {share:.0%} of ${cap:g} this {kind}."
-        else:
-            title = f"llm-router: {field} {_ADJECTIVE[kind]} budget {share:.0%} used"
-            key = f"budget:{field}:{pid}:{share:g}"
-            text = f"{field} has committed {share:.0%} of its {_ADJECTIVE[kind]} budget of ${cap:g}."
-        await self._alerter.fire(
-            Alert(
-                kind=f"budget_{what}",
-                title=title,
-                message=text,
-                dedupe_key=key,
-                dedupe_ttl_s=ttl,
-                severity="critical" if share >= 0.95 else "warning",
-                fields={"scope": field, "period": pid, "share": round(share, 4), "limit_usd": cap},
-            )
-        )
+        await self._alerter.fire(budget_alert(scope, share, when, what))

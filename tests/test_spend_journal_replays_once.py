@@ -74,3 +74,20 @@ async def test_without_redis_a_restart_keeps_this_machines_spend(tmp_path: Path)
     assert again.local("month:2026-11", "provider:openai") == 250_000_000
     assert again.local("day:2026-11-30", "attempts:x") == 1
     again.close_journals()
+
+
+async def test_only_entries_redis_confirmed_are_pruned_and_only_when_old(
+    tmp_path: Path, redis_url: str
+) -> None:
+    live = SharedRedis(redis_url)
+    book = ledger(tmp_path, live)
+    book.record(1_000.0, 0.001, LABEL)  # old
+    book.record(1_796_000_000.0, 0.001, LABEL)  # recent
+    journal = book.journal
+    assert journal.prune(before_ts=1_795_000_000.0) == 0  # nothing confirmed yet
+    assert await book.flush()
+    book.record(1_000.0, 0.001, LABEL)  # old, not yet in Redis
+    assert journal.prune(before_ts=1_795_000_000.0) == 1  # the confirmed old one only
+    assert [e.seq for e in journal.after(0, 10)] == [2, 3]
+    book.close_journals()
+    await live.close()

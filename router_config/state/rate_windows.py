@@ -227,9 +227,7 @@ class RateWindows:
         piece.granted_r = piece.total_r = math.ceil((limit.rpm or 0) / replicas)
         piece.granted_t = piece.total_t = math.ceil((limit.tpm or 0) / replicas)
 
-    async def _top_ups(
-        self, window: int, pairs: list[tuple[Limit, _Slice]], estimate: int
-    ) -> bool:
+    async def _top_ups(self, window: int, pairs: list[tuple[Limit, _Slice]], estimate: int) -> bool:
         """Top up every slice too short for this request; False if Redis could not be asked."""
         for _ in range(TOP_UP_TRIES):
             if not any(piece.short(limit, estimate) for limit, piece in pairs):

@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS entries (
   label INTEGER NOT NULL
 );
 """
-PRUNE_BATCH = 10_000
+PRUNE_BATCH = 2_000  # rows per DELETE: a few ms on the event loop at a time
+LABEL_CACHE = 10_000  # labels kept in memory (end users make many): the table has the rest
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,9 @@ class SpendJournal:
     def _label_id(self, label: Label) -> int:
         found = self._labels.get(label)
         if found is None:
+            if len(self._labels) >= LABEL_CACHE:
+                self._labels.clear()
+                self._bodies.clear()
             body = label.dumps()
             self._db.execute("INSERT OR IGNORE INTO labels (body) VALUES (?)", (body,))
             row = self._db.execute("SELECT id FROM labels WHERE body = ?", (body,)).fetchone()

@@ -27,7 +27,7 @@ from router_config.flow.hooks import Clock
 from router_config.logs import emit
 from router_config.state.periods import periods
 from router_config.state.shared_redis import SharedRedis
-from router_config.state.spend_journal import Entry, Label, SpendJournal
+from router_config.state.spend_journal import PRUNE_BATCH, Entry, Label, SpendJournal
 
 NANO = 1_000_000_000
 KEEP_S = 40 * 24 * 3600  # a month and then some, so last month can still be reported
@@ -157,7 +157,7 @@ class SpendLedger:
     async def read(self, period: str) -> tuple[Mapping[str, int], str]:
         """Every field of ``period`` and where it came from: ``redis`` (all replicas, after
         sending this one's pending entries) or ``local`` (this process; Redis is down)."""
-        if self._redis is not None:
+        if self._redis is not None and self._redis.available:
             await self.flush()
             key = self._redis.key("spend", period, tag=TAG)
             raw = await self._redis.run(lambda c: c.hgetall(key), None)  # type: ignore[arg-type,return-value]
@@ -211,8 +211,10 @@ class SpendLedger:
             await asyncio.sleep(interval)  # gather a batch
 
     async def _flush(self, journal: SpendJournal) -> bool:
+        """Send ``journal``'s entries up to its last one now (not those arriving meanwhile)."""
         assert self._redis is not None
-        while journal.last_seq > journal.remote_hw:
+        target = journal.last_seq
+        while journal.remote_hw < target:
             batch = journal.after(journal.remote_hw, BATCH)
             if not batch:
                 journal.confirmed(journal.last_seq)
@@ -257,7 +259,8 @@ class SpendLedger:
             self._next_prune = now + 60.0
             before = self._now() - self._settings.journal_keep_hours * 3600
             for journal in self._journals:
-                journal.prune(before)
+                while journal.prune(before) == PRUNE_BATCH:
+                    await asyncio.sleep(0)  # let requests run between batches
 
     def _add_local(self, period: str, field: str, value: int) -> None:
         local = self._local.setdefault(period, {})
