@@ -87,3 +87,14 @@ def test_bad_redis_settings_name_the_key_and_the_fix(
         make_config(**env)
     assert [issue.path for issue in caught.value.issues] == [path]
     assert caught.value.issues[0].fix
+
+
+def test_check_says_which_redis_holds_shared_state(make_config: ConfigFactory) -> None:
+    from router_config.cli.report import summary
+
+    nodes = '[{"host": "10.0.0.3", "port": 7002}, {"host": "10.0.0.4", "port": 7002}]'
+    report = summary(make_config(REDIS_CLUSTER_NODES=nodes, REDIS_PASSWORD="secret-pw"))
+    assert (
+        "shared state: Redis cluster 10.0.0.3:7002 (+1 nodes), source REDIS_CLUSTER_NODES" in report
+    )
+    assert "secret-pw" not in report
