@@ -40,7 +40,10 @@ SOCKET_TIMEOUT_S = 1.0
 CONNECT_TIMEOUT_S = 0.5
 # While Redis is down, try it again this often (each try costs one failed connect).
 RETRY_S = 5.0
-_FAILURES = (TimeoutError, RedisError, RedisClusterException, OSError)
+# What a Redis call raises when Redis, or the connection to it, fails. RuntimeError: uvloop
+# raises it for a write on a transport the server closed (seen during a Sentinel failover),
+# where redis-py expects an OSError; our ops are single Redis calls, so nothing else raises it.
+_FAILURES = (TimeoutError, RedisError, RedisClusterException, OSError, RuntimeError)
 
 
 class SharedRedis:
