@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+import redis
 
 from router_config.wiring import Timing
 from tests.conftest import ConfigFactory, Providers
@@ -160,3 +161,21 @@ def test_the_worst_case_reserved_counts_every_one_of_n_choices(
     three = httpx.post(url, json={**BODY, "n": 3}, headers=ADMIN, timeout=20)
     assert three.status_code == 429 and three.json()["error"]["code"] == "budget_exceeded"
     assert post(gateway).status_code == 200
+
+
+def test_a_replica_that_shuts_down_gives_its_budget_lease_back(
+    make_config: ConfigFactory,
+    serve,
+    providers: Providers,
+    redis_url: str,
+    webhook: WebhookReceiver,
+) -> None:
+    gateway = serve(make_config(text=config_text(webhook, redis_url=redis_url)))
+    assert post(gateway).status_code == 200
+    (lease,) = shared_state(gateway)["budget_leases"]
+    assert lease["held_usd"] > 0
+    key = f"llm-router:{{ledger}}:lease:{lease['period']}:provider:openai"
+    client = redis.Redis.from_url(redis_url)
+    assert client.hlen(key) == 2  # this replica's slice and its expiry
+    gateway.stop()
+    assert client.hlen(key) == 0  # free for the other replicas at once, not after the TTL

@@ -165,6 +165,24 @@ class BudgetLeases:
             return self._ledger.local(scope.pid, scope.field) + self._lease(scope).reserved
         return self._lease(scope).committed
 
+    async def give_back(self) -> None:
+        """Shutdown, every cost already in Redis: free what this replica holds for the others
+        (a lease left behind would only be freed by ``lease_ttl_s``)."""
+        if self._redis is None or not self._leases:
+            return
+        redis, jid = self._redis, self._ledger.journal.id
+        keys = [redis.key("lease", pid, field, tag=TAG) for field, pid in self._leases]
+
+        async def delete(client: Any) -> bool:
+            async with client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hdel(key, jid, f"{jid}:exp")
+                await pipe.execute()
+            return True
+
+        await redis.run(delete, False)
+        self._leases.clear()
+
     def snapshot(self) -> list[dict[str, Any]]:
         """What this replica holds, for ``GET /health/shared-state``."""
         return [

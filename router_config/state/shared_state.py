@@ -73,7 +73,9 @@ class SharedState:
         if self._refs > 0:
             return
         await self.ledger.close()
-        if self.ledger.pending:
+        if not self.ledger.pending:
+            await self.leases.give_back()
+        else:
             emit(
                 "spend_pending_at_exit",
                 logging.WARNING,
