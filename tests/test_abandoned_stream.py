@@ -38,7 +38,8 @@ def test_a_stream_the_client_abandons_is_closed_and_settled(
         httpx.Client(timeout=10) as client,
         client.stream("POST", url, json=body, headers=auth) as r,
     ):
-        assert next(r.iter_lines()).startswith("data: ")
+        lines = r.iter_lines()  # kept: a dropped iterator closes the response (and connection)
+        assert next(lines).startswith("data: ")
         assert live.current.inflight == 1
     # The client left while the provider pauses: the request is over at once (provider
     # stream closed, every plugin's end hook run, no longer in flight), not after the
