@@ -71,6 +71,7 @@ class RedisServer:
         deadline = time.monotonic() + 10
         while not (self.ready or self.answers)():
             if time.monotonic() > deadline or self.process.poll() is not None:
+                self.stop()  # never leave one running that no fixture will stop
                 raise RuntimeError(f"redis-server on {self.port} did not start")
             time.sleep(0.02)
         return self
