@@ -25,7 +25,7 @@ from typing import Any
 from router_config.config.shared_state_settings import SharedStateSettings
 from router_config.flow.hooks import Clock
 from router_config.logs import emit
-from router_config.state.periods import periods
+from router_config.state.periods import period_bounds, periods
 from router_config.state.shared_redis import SharedRedis
 from router_config.state.spend_journal import PRUNE_BATCH, Entry, Label, SpendJournal
 
@@ -297,4 +297,4 @@ def _encode(
     return keys, args
 
 
-__all__ = ["NANO", "TAG", "SpendLedger", "periods", "to_nano"]
+__all__ = ["KEEP_S", "NANO", "TAG", "SpendLedger", "period_bounds", "periods", "to_nano"]
