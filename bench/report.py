@@ -10,6 +10,7 @@ OURS = "llm-router, 1 worker"
 THEIRS = "LiteLLM proxy, 1 worker"
 PORTKEY = "Portkey gateway"
 DIRECT = "fake provider direct"
+CLUSTER = "llm-router, 1 worker, Redis Cluster"
 
 
 def write_report(
@@ -88,6 +89,13 @@ def target_lines(results: dict[str, tuple[list[LoadResult], float]]) -> list[str
     if two is not None:
         scale = {r.concurrency: r for r in two[0]}[64].rps / ours[64].rps
         out.append(f"| throughput at c64, 2 workers / 1 worker | {scale:.2f}x | (scale-out) | - |")
+    cluster = results.get(CLUSTER)
+    if cluster is not None:
+        on = {r.concurrency: r for r in cluster[0]}
+        for level in (16, 64):
+            share = on[level].rps / ours[level].rps
+            label = f"throughput at c{level}, Redis Cluster / one Redis"
+            out.append(f"| {label} | {share:.2f}x | (topology) | - |")
     return out
 
 

@@ -21,6 +21,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from litellm_env import ensure_litellm_proxy, litellm_version
 from load import LoadResult, ensure_wrk, run_wrk
 from portkey_env import ensure_portkey, fallback_config
-from report import write_report
+from redis_cluster import redis_cluster
+from report import CLUSTER, write_report
 from servers import VENV_BIN, Server, free_port, start
 
 HERE = Path(__file__).resolve().parent
@@ -71,6 +73,26 @@ def measure(server: Server, counts: dict[int, int]) -> tuple[list[LoadResult], f
         )
         results.append(result)
     return results, server.peak_rss_mb()
+
+
+def measure_on_cluster(
+    env: dict[str, str], counts: dict[int, int]
+) -> tuple[list[LoadResult], float]:
+    """llm-router, 1 worker, with the same config on a 3-node Redis Cluster instead of one
+    Redis: startup nodes from ``REDIS_CLUSTER_NODES``, LiteLLM's variable."""
+    config = HERE / "results" / "llm_router_cluster.yaml"
+    text = (HERE / "llm_router.yaml").read_text()
+    config.write_text(text.replace("  redis_url: os.environ/BENCH_REDIS_URL\n", "  {}\n"))
+    with redis_cluster() as nodes:
+        port = free_port()
+        argv = [str(VENV_BIN / "llm-router"), "serve", "-c", str(config), "--port", str(port)]
+        server = start(
+            CLUSTER, argv, port, "/health", CLIENT, {**env, "REDIS_CLUSTER_NODES": nodes}
+        )
+        try:
+            return measure(server, counts)
+        finally:
+            server.stop()
 
 
 def drill_table() -> str:
@@ -114,6 +136,7 @@ def main() -> None:
         "BENCH_LANGFUSE_HOST": f"http://127.0.0.1:{sink.server_port}",
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "LITELLM_MASTER_KEY": MASTER,
+        "LLM_ROUTER_STATE_DIR": tempfile.mkdtemp(prefix="bench-state-"),  # spend journals
     }
     results: dict[str, tuple[list[LoadResult], float]] = {}
     try:
@@ -133,6 +156,7 @@ def main() -> None:
                 results[name] = measure(server, counts)
             finally:
                 server.stop()
+        results[CLUSTER] = measure_on_cluster(env, counts)
         port = free_port()
         server = start("Portkey gateway", [*portkey, f"--port={port}"], port, "/", "", env)
         server.url = f"http://127.0.0.1:{port}/v1/chat/completions"

@@ -1,12 +1,15 @@
 """``BudgetAlerts``: count spend, and alert before a budget is spent, not after.
 
-Every attempt's cost is added to the ledger per provider, model group, team
-and deployment, per UTC day and month. For budgeted scopes (providers, teams)
-each call first reserves its worst-case cost; a reservation that would cross
-the limit is refused (route away to a fallback, or 429), so concurrent calls
-cannot overshoot. Thresholds (50/80/95 %) alert exactly once per period across
-replicas, checked on reservations so they fire before the spend arrives; a
-burn-rate forecast alerts when the current rate would spend the budget early.
+Every attempt's cost goes to the spend ledger (journal first, then Redis) per
+provider, model group, team, deployment, client key and end user, per UTC day
+and month. For budgeted scopes (providers, teams) each call first reserves its
+worst-case cost from this replica's lease of the budget (``budget_leases``); a
+call that does not fit is refused (route away to a fallback, or 429), so
+concurrent calls on any number of replicas cannot overshoot, and a replica cut
+off from Redis overshoots by at most its lease. Thresholds (50/80/95 %) alert
+exactly once per period across replicas, checked on committed spend (spent plus
+every lease) so they fire before the spend arrives; a burn-rate forecast alerts
+when the current rate would spend the budget early.
 """
 
 from __future__ import annotations
@@ -21,11 +24,19 @@ from router_config.flow.hooks import Attempt, Clock, GatewayPlugin, RequestConte
 from router_config.logs import emit
 from router_config.metrics import Metrics
 from router_config.providers.pricing import declared_prices
-from router_config.state.alerts import Alert, Alerter
-from router_config.state.spend_ledger import SpendLedger, period_bounds, periods
+from router_config.state.alerts import Alerter
+from router_config.state.budget_leases import BudgetLeases, BudgetScope
+from router_config.state.budget_messages import budget_alert, refusal
+from router_config.state.periods import period_bounds, periods
+from router_config.state.spend_journal import Label
+from router_config.state.spend_ledger import NANO, SpendLedger, to_nano
 
-Scope = tuple[str, str, float]  # (ledger field, period kind, limit in USD)
 FORECAST_MIN_ELAPSED = 0.02  # no forecast from the first 2 % of a period: too little data
+USER_MAX = 128
+_ADJECTIVE = {
+    "day": "daily",
+    "month": "monthly",
+}  # an end-user id longer than this is cut: it is a label, not a payload
 
 
 class BudgetAlerts(GatewayPlugin):
@@ -37,154 +48,138 @@ class BudgetAlerts(GatewayPlugin):
         self,
         settings: BudgetSettings,
         ledger: SpendLedger,
+        leases: BudgetLeases,
         alerter: Alerter,
         metrics: Metrics,
         now: Clock,
     ) -> None:
         self._s = settings
         self._ledger = ledger
+        self._leases = leases
         self._alerter = alerter
         self._gauge = metrics.budget_utilisation
         self._now = now
-        self._reserved: dict[tuple[int, str], tuple[float, list[tuple[str, str]]]] = {}
+        self._reserved: dict[tuple[int, str], tuple[int, list[BudgetScope]]] = {}
+        self._recorded: dict[int, set[int]] = {}  # per request: attempts already in the ledger
 
-    def _scopes(self, ctx: RequestContext, dep: Deployment) -> list[Scope]:
+    def _scopes(self, ctx: RequestContext, dep: Deployment, when: dt.datetime) -> list[BudgetScope]:
         limits: list[tuple[str, BudgetLimit | None]] = [
             (f"provider:{dep.provider}", self._s.providers.get(dep.provider)),
             (f"team:{ctx.team}", self._s.teams.get(ctx.team)),
         ]
-        out: list[Scope] = []
-        for field, limit in limits:
-            if limit is None:
-                continue
-            for kind, cap in (("day", limit.daily_usd), ("month", limit.monthly_usd)):
-                if cap is not None:
-                    out.append((field, kind, cap))
-        return out
+        pids = periods(when)
+        return [
+            BudgetScope(field, pids[kind], to_nano(cap))
+            for field, limit in limits
+            if limit is not None
+            for kind, cap in (("day", limit.daily_usd), ("month", limit.monthly_usd))
+            if cap is not None
+        ]
 
     def _worst_case(self, ctx: RequestContext, dep: Deployment) -> float:
+        """The prompt (estimated high) once, plus every choice's output cap."""
         prices = declared_prices(dep)
-        prompt = ctx.prompt_tokens_estimate
-        out = ctx.max_output_tokens or self._s.default_max_tokens
-        return prompt * prices.get("input_cost_per_token", 0.0) + out * prices.get(
-            "output_cost_per_token", 0.0
-        )
+        output = (ctx.max_output_tokens or self._s.default_max_tokens) * ctx.choices
+        return ctx.prompt_tokens_estimate * prices.get(
+            "input_cost_per_token", 0.0
+        ) + output * prices.get("output_cost_per_token", 0.0)
 
     def _when(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self._now(), dt.UTC)
 
     async def before_attempt(self, ctx: RequestContext, deployment: Deployment) -> None:
-        scopes = self._scopes(ctx, deployment)
+        when = self._when()
+        scopes = self._scopes(ctx, deployment, when)
         if not scopes:
             return
-        estimate = self._worst_case(ctx, deployment)
-        when = self._when()
-        done: list[tuple[str, str]] = []
-        for field, kind, cap in scopes:
-            pid = periods(when)[kind]
-            committed = await self._ledger.add(pid, f"committed:{field}", estimate)
-            if committed > cap + 1e-12:
-                await self._ledger.add(pid, f"committed:{field}", -estimate)
-                for done_pid, done_field in done:
-                    await self._ledger.add(done_pid, f"committed:{done_field}", -estimate)
-                await self._exhausted(ctx, field, kind, pid, cap, when)
-            done.append((pid, field))
-            await self._thresholds(field, kind, pid, committed, cap, when)
-        self._reserved[(ctx.state_key, deployment.id)] = (estimate, done)
+        estimate = to_nano(self._worst_case(ctx, deployment))
+        grant = await self._leases.reserve(scopes, estimate)
+        for scope, committed in grant.committed.items():
+            await self._thresholds(scope, committed, when)
+        if grant.refused is not None:
+            await self._exhausted(ctx, grant.refused, grant.confirmed, when)
+        self._reserved[(ctx.state_key, deployment.id)] = (estimate, scopes)
 
     async def _exhausted(
-        self, ctx: RequestContext, field: str, kind: str, pid: str, cap: float, when: dt.datetime
+        self, ctx: RequestContext, scope: BudgetScope, confirmed: bool, when: dt.datetime
     ) -> None:
-        await self._alert(field, kind, pid, 1.0, cap, when, "exhausted")
+        if confirmed:
+            await self._alert(scope, 1.0, when, "exhausted")
+        message = refusal(scope, confirmed)
         emit(
-            "budget_exceeded",
+            "budget_exceeded" if confirmed else "budget_unconfirmed",
             logging.WARNING,
             request_id=ctx.request_id,
-            scope=field,
-            period=pid,
-            limit_usd=cap,
+            scope=scope.field,
+            period=scope.pid,
+            limit_usd=scope.cap / NANO,
             policy=self._s.on_exceeded,
         )
-        message = f"The {kind}ly budget for {field} (${cap:g}) is spent."
         if self._s.on_exceeded == "reject":
             raise BudgetExceeded(message)
-        raise SkipDeployment(f"budget spent: {field}")
+        raise SkipDeployment(f"budget spent: {scope.field}" if confirmed else "budget_unconfirmed")
 
     async def after_attempt(self, ctx: RequestContext, attempt: Attempt) -> None:
         if attempt.outcome in ("streaming", "pending"):
             return  # a stream is settled when it ends, with its real usage
-        dep, cost, when = attempt.deployment, attempt.cost_usd, self._when()
-        estimate, reserved = self._reserved.pop((ctx.state_key, dep.id), (0.0, []))
-        if not reserved:  # a retry of a reserved attempt: count its cost as committed too
-            reserved = [(periods(when)[kind], field) for field, kind, _ in self._scopes(ctx, dep)]
-        changes = [(pid, f"committed:{field}", cost - estimate) for pid, field in reserved]
-        for pid in periods(when).values():
-            changes += [
-                (pid, field, cost)
-                for field in (
-                    f"provider:{dep.provider}",
-                    f"group:{ctx.group}",
-                    f"team:{ctx.team}",
-                    f"deployment:{dep.id}",
-                )
-            ]
-            changes.append((pid, f"attempts:provider:{dep.provider}", 1))
-        values = await self._ledger.add_many(changes)  # one round trip for all of them
-        committed = dict(zip(reserved, values, strict=False))
-        for field, kind, cap in self._scopes(ctx, dep):
-            pid = periods(when)[kind]
-            spent = committed.get((pid, field))
-            if spent is None:
-                spent = (await self._ledger.read(pid)).get(f"committed:{field}", 0)
-            self._gauge.labels(field, kind).set(spent / cap)
-            await self._forecast(field, kind, pid, spent, cap, when)
+        await self._settle(ctx, attempt)
 
-    async def _thresholds(
-        self, field: str, kind: str, pid: str, committed: float, cap: float, when: dt.datetime
-    ) -> None:
+    async def on_request_end(self, ctx: RequestContext) -> None:
+        """Nothing stays reserved after a request: an attempt never settled (a stream that
+        ended without its final hook) is settled now with what it has, else released."""
+        for key in [k for k in self._reserved if k[0] == ctx.state_key]:
+            done = self._recorded.get(ctx.state_key, set())
+            unsettled = [a for a in ctx.attempts if a.deployment.id == key[1] and id(a) not in done]
+            if unsettled:
+                await self._settle(ctx, unsettled[-1])
+            else:
+                estimate, scopes = self._reserved.pop(key)
+                self._leases.settle(scopes, estimate, 0)
+        self._recorded.pop(ctx.state_key, None)
+
+    async def _settle(self, ctx: RequestContext, attempt: Attempt) -> None:
+        """Journal the attempt's cost, then take it off the leases its reservation used."""
+        dep, when = attempt.deployment, self._when()
+        estimate, scopes = self._reserved.pop((ctx.state_key, dep.id), (0, []))
+        if not scopes:  # a retry of a reserved attempt: its cost is committed too
+            scopes = self._scopes(ctx, dep, when)
+        pids = periods(when)
+        fields = [f"provider:{dep.provider}", f"group:{ctx.group}", f"team:{ctx.team}"]
+        fields.append(f"deployment:{dep.id}")
+        if ctx.key_alias:
+            fields.append(f"key:{ctx.key_alias}")
+        user = ctx.params.get("user")
+        if isinstance(user, str) and user:
+            fields.append(f"user:{user[:USER_MAX]}")
+        label = Label(
+            pids["day"],
+            pids["month"],
+            tuple(fields),
+            f"attempts:provider:{dep.provider}",
+            tuple(dict.fromkeys(s.field for s in scopes)),
+        )
+        cost = self._ledger.record(self._now(), attempt.cost_usd, label)
+        self._recorded.setdefault(ctx.state_key, set()).add(id(attempt))
+        self._leases.settle(scopes, estimate, cost)
+        for scope in scopes:
+            committed = self._leases.committed(scope)
+            kind = scope.pid.split(":", 1)[0]
+            self._gauge.labels(scope.field, kind).set(committed / scope.cap)
+            await self._forecast(scope, committed, when)
+
+    async def _thresholds(self, scope: BudgetScope, committed: int, when: dt.datetime) -> None:
         for threshold in sorted(self._s.thresholds):
-            if committed >= threshold * cap:
-                await self._alert(field, kind, pid, threshold, cap, when, "threshold")
+            if committed >= threshold * scope.cap:
+                await self._alert(scope, threshold, when, "threshold")
 
-    async def _forecast(
-        self, field: str, kind: str, pid: str, spent: float, cap: float, when: dt.datetime
-    ) -> None:
-        start, end = period_bounds(kind, when)
+    async def _forecast(self, scope: BudgetScope, spent: int, when: dt.datetime) -> None:
+        start, end = period_bounds(scope.pid.split(":", 1)[0], when)
         elapsed = (when - start) / (end - start)
-        if not self._s.forecast or elapsed < FORECAST_MIN_ELAPSED or spent >= cap:
+        if not self._s.forecast or elapsed < FORECAST_MIN_ELAPSED or spent >= scope.cap:
             return
         projected = spent / elapsed
-        if projected > cap:
-            await self._alert(field, kind, pid, projected / cap, cap, when, "forecast")
+        if projected > scope.cap:
+            await self._alert(scope, projected / scope.cap, when, "forecast")
 
-    async def _alert(
-        self,
-        field: str,
-        kind: str,
-        pid: str,
-        share: float,
-        cap: float,
-        when: dt.datetime,
-        what: str,
-    ) -> None:
-        _, end = period_bounds(kind, when)
-        ttl = int((end - when).total_seconds()) + 86_400
-        if what == "forecast":
-            title = f"llm-router: {field} on track to spend its {kind}ly budget early"
-            key = f"budget_forecast:{field}:{pid}"
-            text = f"At the current rate {field} would spend {share:.0%} of ${cap:g} this {kind}."
-        else:
-            title = f"llm-router: {field} {kind}ly budget {share:.0%} used"
-            key = f"budget:{field}:{pid}:{share:g}"
-            text = f"{field} has committed {share:.0%} of its {kind}ly budget of ${cap:g}."
-        await self._alerter.fire(
-            Alert(
-                kind=f"budget_{what}",
-                title=title,
-                message=text,
-                dedupe_key=key,
-                dedupe_ttl_s=ttl,
-                severity="critical" if share >= 0.95 else "warning",
-                fields={"scope": field, "period": pid, "share": round(share, 4), "limit_usd": cap},
-            )
-        )
+    async def _alert(self, scope: BudgetScope, share: float, when: dt.datetime, what: str) -> None:
+        await self._alerter.fire(budget_alert(scope, share, when, what))

@@ -29,6 +29,7 @@ from router_config.config.schema import RouterConfig
 from router_config.flow.hooks import Clock, GatewayPlugin, RequestContext
 from router_config.logs import emit
 from router_config.metrics import Metrics
+from router_config.state.spend_journal import Label
 from router_config.state.spend_ledger import SpendLedger, periods
 
 # Request fields that never change what the model answers.
@@ -165,11 +166,12 @@ class ResponseCache(GatewayPlugin):
         charged = original if self._s.charge_hits == "original" else 0.0
         ctx.response_headers["x-router-cost-usd"] = f"{charged:.9f}"
         if charged:
+            # Team and model group spend (budgets read the team's), never the provider's: it
+            # was not called. Journaled like any cost, so Redis outages lose none of it.
             when = dt.datetime.fromtimestamp(self._now(), dt.UTC)
-            fields = (f"team:{ctx.team}", f"committed:team:{ctx.team}", f"group:{ctx.group}")
-            await self._ledger.add_many(
-                [(pid, field, charged) for pid in periods(when).values() for field in fields]
-            )
+            pids = periods(when)
+            label = Label(pids["day"], pids["month"], (f"team:{ctx.team}", f"group:{ctx.group}"))
+            self._ledger.record(self._now(), charged, label)
         emit(
             "cache_hit",
             request_id=ctx.request_id,

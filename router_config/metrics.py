@@ -3,11 +3,22 @@
 A registry per instance (not prometheus-client's global one) lets two
 gateways live in one test process without clashing. Label values are model
 groups, deployment ids, providers, teams and reasons: never keys or prompts.
+
+Under ``llm-router serve --workers N`` the supervisor sets
+``PROMETHEUS_MULTIPROC_DIR`` before the workers start: each worker writes its
+values there (prometheus-client's multiprocess mode) and ``render`` adds up
+every worker's, so a scrape sees the whole server, whichever worker answers.
+Gauges say how workers combine: sums for counts, the worst for states.
 """
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60)
 
@@ -76,13 +87,23 @@ class Metrics:
             registry=r,
         )
         self.redis_up = Gauge(
-            "llm_router_redis_up", "1 when Redis answers, 0 when down.", registry=r
+            "llm_router_redis_up",
+            "1 when Redis answers, 0 when down.",
+            registry=r,
+            multiprocess_mode="livemin",
+        )
+        self.spend_pending = Gauge(
+            "llm_router_spend_journal_pending",
+            "Settled costs in the local journal that Redis has not confirmed yet.",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.breaker_state = Gauge(
             "llm_router_breaker_state",
             "Circuit breaker: 0 closed, 1 half-open, 2 open.",
             ["deployment"],
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.cache = Counter("llm_router_cache", "Cache lookups by result.", ["result"], registry=r)
         self.degraded = Counter(
@@ -102,6 +123,7 @@ class Metrics:
             "Committed spend / budget (1.0 = spent).",
             ["scope", "period"],
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.key_quarantined = Counter(
             "llm_router_key_quarantined",
@@ -118,5 +140,10 @@ class Metrics:
         self.alerts = Counter("llm_router_alerts", "Alerts sent, by kind.", ["kind"], registry=r)
 
     def render(self) -> bytes:
-        """The text exposition format for ``GET /metrics``."""
-        return generate_latest(self.registry)
+        """The text exposition format for ``GET /metrics``: every worker's, when several."""
+        folder = os.environ.get(MULTIPROC_ENV)
+        if not folder:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)

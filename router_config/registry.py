@@ -37,6 +37,7 @@ from router_config.flow.hooks import Clock, GatewayPlugin
 from router_config.logs import emit
 from router_config.metrics import Metrics
 from router_config.state.alerts import Alerter
+from router_config.state.budget_leases import BudgetLeases
 from router_config.state.rate_windows import RateWindows
 from router_config.state.shared_redis import SharedRedis
 from router_config.state.spend_ledger import SpendLedger
@@ -54,6 +55,7 @@ class PluginDeps:
     now: Clock  # wall time, for state shared between replicas
     ledger: SpendLedger
     windows: RateWindows
+    leases: BudgetLeases
     probe: Probe | None = None
     span_exporter: Any = None  # tests: an in-memory OTel exporter for Langfuse
 
@@ -192,7 +194,12 @@ PLUGIN_ORDER: tuple[tuple[str, Factory], ...] = (
     (
         "budget_alerts",
         lambda deps: BudgetAlerts(
-            deps.config.plugins.budgets, deps.ledger, deps.alerter, deps.metrics, deps.now
+            deps.config.plugins.budgets,
+            deps.ledger,
+            deps.leases,
+            deps.alerter,
+            deps.metrics,
+            deps.now,
         ),
     ),
     ("abstention", lambda deps: Abstention(deps.config.plugins.abstain, deps.metrics)),

@@ -29,9 +29,7 @@ from router_config.providers.provider_calls import ProviderCalls
 from router_config.registry import PluginDeps, build_plugins
 from router_config.state.alerts import Alerter, AlertSink, LogSink, WebhookSink
 from router_config.state.latency import LatencyStats
-from router_config.state.rate_windows import RateWindows
-from router_config.state.shared_redis import SharedRedis
-from router_config.state.spend_ledger import SpendLedger
+from router_config.state.shared_state import SharedState
 
 
 @dataclass(frozen=True)
@@ -50,9 +48,13 @@ def build_gateway(
     span_exporter: Any = None,
     *,
     metrics: Metrics | None = None,
+    shared: SharedState | None = None,
 ) -> Gateway:
-    """Everything a running gateway needs, not yet started; ``metrics`` carry over a reload."""
-    redis = shared_redis(config)
+    """Everything a running gateway needs, not yet started; ``metrics`` and ``shared``
+    (Redis, the spend journal, leases) carry over a reload. The gateway holds a reference
+    to ``shared``: give it back with ``shared.release()`` after ``gateway.close()``."""
+    shared = shared or SharedState(config, timing.now)
+    redis = shared.redis
     metrics = metrics or Metrics()
     alerter = Alerter(alert_sinks(config.plugins.alerts), redis, timing.now, metrics)
     handle = build_router(config)
@@ -64,7 +66,7 @@ def build_gateway(
         failover, LatencyStats(redis, timing.now, min_samples=failover.latency_min_samples)
     )
     probe = health_probe(calls, phases, failover, timing.clock)
-    ledger = SpendLedger(redis)
+    ledger = shared.ledger
     keys = KeyRing(config.deployments, config.plugins.keys, redis, alerter, metrics, timing.now)
     deps = PluginDeps(
         config=config,
@@ -74,11 +76,12 @@ def build_gateway(
         redis=redis,
         now=timing.now,
         ledger=ledger,
-        windows=RateWindows(redis, timing.now),
+        windows=shared.windows,
+        leases=shared.leases,
         probe=probe,
         span_exporter=span_exporter,
     )
-    return Gateway(
+    gateway = Gateway(
         config,
         handle,
         calls,
@@ -93,18 +96,8 @@ def build_gateway(
         sleep=timing.sleep,
         jitter=timing.jitter,
     )
-
-
-def redis_prefix(config: RouterConfig) -> str:
-    """Every Redis key of this gateway starts with its namespace (``router_plugins.namespace``)."""
-    return f"{config.plugins.namespace}:"
-
-
-def shared_redis(config: RouterConfig) -> SharedRedis | None:
-    """The gateway's Redis connection, keys under its namespace; None without Redis."""
-    if not config.redis_url:
-        return None
-    return SharedRedis(config.redis_url, prefix=redis_prefix(config))
+    shared.acquire()  # last: a gateway that failed to build holds no reference
+    return gateway
 
 
 def health_probe(

@@ -64,6 +64,16 @@ def _fresh_providers(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("providers").reset()
 
 
+@pytest.fixture(autouse=True)
+def _own_state_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Each test's gateways keep their spend journal in a directory of the test's own."""
+    folder = str(tmp_path_factory.mktemp("state"))
+    monkeypatch.setenv("LLM_ROUTER_STATE_DIR", folder)
+    return folder
+
+
 @pytest.fixture
 def fresh_langfuse() -> Iterator[None]:
     """Langfuse keeps one client per public key in the process: forget it after the test."""

@@ -10,10 +10,12 @@ from decimal import Decimal
 
 import httpx
 import pytest
+import redis
 
 from router_config.wiring import Timing
 from tests.conftest import ConfigFactory, Providers
-from tests.failover_support import FakeClock, WebhookReceiver
+from tests.failover_support import FakeClock, WebhookReceiver, wait_for
+from tests.shared_state_support import shared_state
 
 CHEAP = """
 model_list:
@@ -135,7 +137,10 @@ def test_spend_command_prints_the_shared_ledger_as_csv(
     from router_config.cli.commands import app
 
     text = config_text(webhook, redis_url=redis_url)
-    cost = post(serve(make_config(text=text))).headers["x-router-cost-usd"]
+    gateway = serve(make_config(text=text))
+    cost = post(gateway).headers["x-router-cost-usd"]
+    # Settled costs reach Redis in batches (router_plugins.shared_state.flush_interval_s).
+    assert wait_for(lambda: shared_state(gateway)["journal"]["pending"] == 0)
     path = tmp_path / "spend.yaml"
     path.write_text(text)
     for name, value in providers.env().items():
@@ -143,4 +148,34 @@ def test_spend_command_prints_the_shared_ledger_as_csv(
     result = CliRunner().invoke(app, ["spend", str(path), "--format", "csv"])
     assert result.exit_code == 0, result.output
     assert "by,name,usd" in result.output
-    assert f"provider,openai,{float(cost):.6f}" in result.output
+    assert f"provider,openai,{cost}" in result.output
+
+
+def test_the_worst_case_reserved_counts_every_one_of_n_choices(
+    make_config: ConfigFactory, serve, providers: Providers, webhook: WebhookReceiver
+) -> None:
+    text = config_text(webhook, "reject").replace("monthly_usd: 1.0", "monthly_usd: 0.03")
+    gateway = serve(make_config(text=text))
+    url = f"{gateway.openai_base}/chat/completions"
+    # At $0.001 a token: 5 prompt + 10 output = $0.015 fits in $0.03; 5 + 3 x 10 does not.
+    three = httpx.post(url, json={**BODY, "n": 3}, headers=ADMIN, timeout=20)
+    assert three.status_code == 429 and three.json()["error"]["code"] == "budget_exceeded"
+    assert post(gateway).status_code == 200
+
+
+def test_a_replica_that_shuts_down_gives_its_budget_lease_back(
+    make_config: ConfigFactory,
+    serve,
+    providers: Providers,
+    redis_url: str,
+    webhook: WebhookReceiver,
+) -> None:
+    gateway = serve(make_config(text=config_text(webhook, redis_url=redis_url)))
+    assert post(gateway).status_code == 200
+    (lease,) = shared_state(gateway)["budget_leases"]
+    assert lease["held_usd"] > 0
+    key = f"llm-router:{{ledger}}:lease:{lease['period']}:provider:openai"
+    client = redis.Redis.from_url(redis_url)
+    assert client.hlen(key) == 2  # this replica's slice and its expiry
+    gateway.stop()
+    assert client.hlen(key) == 0  # free for the other replicas at once, not after the TTL

@@ -36,7 +36,12 @@ def test_cache_true_caches_every_request_in_the_redis_cache_params_names(
 ) -> None:
     config = make_config(CACHED.replace("DB", str(TEST_REDIS_DB)))
     assert config.plugins.cache.mode == "all" and config.plugins.cache.fresh_ttl_s == 600
-    assert config.redis_url == f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
+    assert config.redis is not None
+    assert (config.redis.host, config.redis.port, config.redis.db) == (
+        "127.0.0.1",
+        6379,
+        TEST_REDIS_DB,
+    )
     gateway = serve(config)
     assert ask(gateway).headers["x-router-cache"] == "miss"
     assert ask(gateway).headers["x-router-cache"] == "hit"  # temperature 1, cached all the same

@@ -29,11 +29,18 @@ def test_readiness_checks_redis_when_configured(
     assert response.json()["checks"] == {"config": "ok", "redis": "ok"}
 
 
-def test_readiness_is_503_when_redis_is_unreachable(make_config: ConfigFactory, serve) -> None:
+def test_readiness_stays_ok_with_redis_unreachable_and_says_so(
+    make_config: ConfigFactory, serve
+) -> None:
+    """Requests are still answered without Redis: a load balancer must keep the replica."""
     gateway = serve(make_config("\nrouter_settings:\n  redis_url: redis://127.0.0.1:1/0\n"))
     response = httpx.get(f"{gateway.base_url}/health/readiness")
-    assert response.status_code == 503
-    assert response.json()["checks"]["redis"] == "unreachable"
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"config": "ok", "redis": "unreachable"}}
+    assert "llm_router_redis_up 0.0" in httpx.get(f"{gateway.base_url}/metrics").text
+    shared = httpx.get(f"{gateway.base_url}/health/shared-state")
+    assert shared.status_code == 503
+    assert shared.json()["redis"]["reachable"] is False
 
 
 def test_metrics_page_counts_requests(make_config: ConfigFactory, serve) -> None:

@@ -199,3 +199,16 @@ def test_a_model_whose_only_deployment_is_at_its_rpm_says_when_to_retry(
     assert refused.status_code == 503
     assert refused.headers["retry-after"] == "15"  # the window's reset, not a blind 1 s
     assert providers.openai.stats()["requests"] == 1
+
+
+def test_each_of_n_choices_reserves_its_output_cap(
+    make_config: ConfigFactory, serve, redis_url: str
+) -> None:
+    clock = FakeClock(start=6_000_000.0)
+    gateway = serve(
+        make_config(limited(redis_url, team_tpm=200), CLIENT_KEY=CLIENT_KEY),
+        timing=Timing(now=clock),
+    )
+    # "hi" is 5 prompt tokens; n=3 answers of up to 30 tokens each: 5 + 3 x 30 reserved.
+    before_settling = chat(gateway.base_url, n=3, max_completion_tokens=30)
+    assert before_settling.headers["x-ratelimit-remaining-tokens"] == str(200 - 95)

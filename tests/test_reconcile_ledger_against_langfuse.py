@@ -13,7 +13,6 @@ The ledger is the real one: Redis written through ``SpendLedger``, or a gateway'
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import threading
@@ -26,11 +25,12 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import orjson
 import pytest
+import redis
 from typer.testing import CliRunner
 
 from router_config.cli.commands import app
 from router_config.state.shared_redis import SharedRedis
-from router_config.state.spend_ledger import SpendLedger
+from router_config.state.spend_ledger import TAG, to_nano
 from tests.conftest import BASE_CONFIG, Providers
 
 RECORDED = Path(__file__).parent / "data" / "langfuse_metrics_v2"
@@ -106,14 +106,15 @@ def reconcile(config: Path, providers: Providers, *args: str) -> Any:
 
 
 def seed_ledger(redis_url: str, period: str, fields: dict[str, float]) -> None:
-    async def write() -> None:
-        redis = SharedRedis(redis_url)
-        try:
-            await SpendLedger(redis).add_many([(period, f, usd) for f, usd in fields.items()])
-        finally:
-            await redis.close()
-
-    asyncio.run(write())
+    """Spend of a past period as replicas left it in Redis: nano-USD per field."""
+    shared = SharedRedis(redis_url)  # only for its key naming (namespace, Cluster hash tag)
+    key = shared.key("spend", period, tag=TAG)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for field, usd in fields.items():
+            client.hincrby(key, field, to_nano(usd))
+    finally:
+        client.close()
 
 
 def last_month() -> dt.datetime:

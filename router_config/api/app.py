@@ -9,6 +9,7 @@ also on SIGHUP, see ``live``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import gc
 import logging
@@ -34,7 +35,7 @@ from router_config.config.schema import RouterConfig
 from router_config.errors import (
     ConfigError,
 )
-from router_config.live import ConfigSource, LiveGateway
+from router_config.live import ConfigSource, LiveGateway, under_supervisor
 from router_config.logs import configure_logging, emit
 from router_config.state.spend_report import spend
 from router_config.wiring import Timing
@@ -55,6 +56,8 @@ def create_app(
     default the file ``config.source`` names, when it is one.
     """
     configure_logging()
+    if under_supervisor():
+        _catch_early_sighup()
     timing = timing or Timing()
     clock = timing.clock
     if reload_from is None and Path(config.source).is_file():
@@ -62,17 +65,18 @@ def create_app(
         reload_from = lambda: load_config(source)  # noqa: E731
     live = LiveGateway(config, timing, span_exporter=span_exporter, reload_from=reload_from)
 
-    async def reload() -> Response:
+    async def reload(everywhere: bool = False) -> Response:
         try:
-            loaded = await live.reload()
+            loaded = await (live.reload_everywhere() if everywhere else live.reload())
         except ConfigError as exc:
-            emit(
-                "reload_failed",
-                logging.ERROR,
-                config=exc.file,
-                issues=[issue.render(exc.file) for issue in exc.issues],
-                message="the new config is invalid: the old one keeps serving",
-            )
+            if not (everywhere and under_supervisor()):  # else the SIGHUP that ran it logs
+                emit(
+                    "reload_failed",
+                    logging.ERROR,
+                    config=exc.file,
+                    issues=[issue.render(exc.file) for issue in exc.issues],
+                    message="the new config is invalid: the old one keeps serving",
+                )
             return _config_error_response(exc)
         body = {
             "status": "reloaded",
@@ -149,14 +153,28 @@ def create_app(
 
     @app.get("/health/readiness")
     async def readiness() -> Response:
+        """This replica can serve: its config is loaded. Redis down is reported, not a 503:
+        requests are still answered (on local state), so a load balancer must keep it."""
         gateway = live.current.gateway
         checks = {"config": "ok"}
         if gateway.redis is not None:
-            checks["redis"] = "ok" if await gateway.redis.ping() else "unreachable"
-        ready = all(v == "ok" for v in checks.values())
+            up = await gateway.redis.ping()
+            gateway.metrics.redis_up.set(1 if up else 0)
+            checks["redis"] = "ok" if up else "unreachable"
         return Response(
-            orjson.dumps({"status": "ok" if ready else "unavailable", "checks": checks}),
-            status_code=200 if ready else 503,
+            orjson.dumps({"status": "ok", "checks": checks}), media_type="application/json"
+        )
+
+    @app.get("/health/shared-state")
+    async def shared_state() -> Response:
+        """Redis (topology, reachable, latency), the spend journal (entries not yet in
+        Redis) and this replica's leases: 503 while the configured Redis is unreachable."""
+        report = await live.current.shared.health()
+        redis = report["redis"]
+        ok = not redis["configured"] or redis["reachable"]
+        return Response(
+            orjson.dumps({"status": "ok" if ok else "degraded", **report}),
+            status_code=200 if ok else 503,
             media_type="application/json",
         )
 
@@ -174,13 +192,13 @@ def create_app(
         current = live.current
         current.auth.admin(request.headers)
         when = dt.datetime.fromtimestamp(timing.now(), dt.UTC)
-        report = await spend(current.gateway.ledger, period, when)
+        report = await spend(current.gateway.ledger.read, period, when)
         return Response(orjson.dumps(report), media_type="application/json")
 
     @app.post("/admin/reload")
     async def admin_reload(request: Request) -> Response:
         live.current.auth.admin(request.headers)
-        return await reload()
+        return await reload(everywhere=True)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
@@ -190,6 +208,7 @@ def create_app(
         gateway = current.gateway
         if gateway.redis is not None:
             gateway.metrics.redis_up.set(0 if gateway.redis.down else 1)
+            gateway.metrics.spend_pending.set(gateway.ledger.pending)
         return Response(
             gateway.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
         )
@@ -211,11 +230,24 @@ def _on_sighup(reload: Callable[[], Coroutine[Any, Any, Response]]) -> Callable[
         loop.add_signal_handler(signal.SIGHUP, on_signal)
     except (ValueError, RuntimeError, NotImplementedError):  # not the main thread (tests)
         return lambda: None
+    if _early_hups:  # the supervisor forwarded a reload while this worker was starting
+        _early_hups.clear()
+        on_signal()
 
     def undo() -> None:
         loop.remove_signal_handler(signal.SIGHUP)
 
     return undo
+
+
+_early_hups: list[int] = []
+
+
+def _catch_early_sighup() -> None:
+    """A worker may get the supervisor's SIGHUP before its app has started, and SIGHUP's
+    default action ends the process: remember it instead, and reload once started."""
+    with contextlib.suppress(ValueError):  # not the main thread
+        signal.signal(signal.SIGHUP, lambda *_: _early_hups.append(1))
 
 
 def _config_error_response(exc: ConfigError) -> Response:

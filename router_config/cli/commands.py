@@ -166,33 +166,24 @@ def spend_command(
     period: Annotated[str, typer.Option(help="day or month")] = "month",
     fmt: Annotated[str, typer.Option("--format", help="table or csv")] = "table",
 ) -> None:
-    """Print spend by provider, model group, team and deployment (from Redis)."""
+    """Print spend by provider, model group, team, deployment, key and user (from Redis,
+    or without Redis from this machine's spend journals)."""
     import asyncio
     import datetime as dt
 
-    from router_config.state.spend_ledger import SpendLedger
-    from router_config.state.spend_report import as_text, spend
-    from router_config.wiring import shared_redis
+    from router_config.state.spend_report import as_text, offline_report
 
-    loaded = load_config(config)
-    if not loaded.redis_url:
-        typer.echo(
-            "No Redis configured: spend is counted per gateway process; "
-            "read it from GET /admin/spend.",
-            err=True,
-        )
-        raise typer.Exit(1)
-
-    async def report() -> str:
-        redis = shared_redis(loaded)
-        assert redis is not None
-        try:
-            data = await spend(SpendLedger(redis), period, dt.datetime.now(dt.UTC))
-        finally:
-            await redis.close()
-        return as_text(data, fmt)
-
-    typer.echo(asyncio.run(report()))
+    try:
+        loaded = load_config(config)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    try:
+        data = asyncio.run(offline_report(loaded, period, dt.datetime.now(dt.UTC)))
+    except ConnectionError as exc:
+        typer.echo(f"llm-router spend: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(as_text(data, fmt))
 
 
 @app.command("reconcile")
@@ -283,17 +274,22 @@ def _run_uvicorn(target: str, host: str, port: int, workers: int, server: Server
 
     from router_config.api.http_protocol import uvicorn_options
 
-    uvicorn.run(
-        target,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-        loop="auto",
+    options: dict[str, object] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "log_level": "warning",
+        "access_log": False,
+        "loop": "auto",
         **uvicorn_options(server),  # header, body, idle and shutdown bounds
-    )
+    }
+    if workers > 1:  # our supervisor: reloads reach every worker, /metrics adds them up
+        from router_config.cli.supervisor import run_workers
+
+        run_workers(target, **options)
+        return
+    uvicorn.run(target, **options)  # type: ignore[arg-type]
 
 
 def main() -> None:

@@ -102,7 +102,7 @@ def _first_seen(source: Path) -> tuple[dict[int, str], str]:
             "seen serving were not read; dated versions come from model_versions.yaml"
         )
     from plugins.version_history import VersionHistory, sight_key
-    from router_config.wiring import shared_redis
+    from router_config.state.shared_state import shared_redis
 
     async def read() -> dict[str, str]:
         redis = shared_redis(config)

@@ -10,7 +10,7 @@ from router_config.config.pinning import (
     pinned_version,
 )
 from router_config.config.schema import RouterConfig
-from router_config.wiring import shared_redis
+from router_config.state.shared_state import shared_redis
 
 
 async def pins_report(config: RouterConfig) -> str:

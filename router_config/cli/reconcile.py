@@ -23,9 +23,9 @@ import httpx
 import orjson
 
 from router_config.config.schema import RouterConfig
-from router_config.state.shared_redis import SharedRedis
-from router_config.state.spend_ledger import KEEP_S, SpendLedger, period_bounds, periods
-from router_config.state.spend_report import spend
+from router_config.state.shared_state import shared_redis
+from router_config.state.spend_ledger import KEEP_S, period_bounds, periods
+from router_config.state.spend_report import redis_reader, spend
 
 GENERATION_PREFIX = "llm:"
 ROW_LIMIT = 1000  # Metrics API v2's maximum rows per query
@@ -159,17 +159,18 @@ def ledger_from_report(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     }
 
 
-def ledger_from_redis(redis_url: str, period: Period, now: dt.datetime) -> dict[str, Any]:
-    """The ledger report for ``period`` read from Redis (kept about 40 days)."""
+def ledger_from_redis(config: RouterConfig, period: Period, now: dt.datetime) -> dict[str, Any]:
+    """The ledger report for ``period`` read from the config's Redis (kept about 40 days)."""
     if (now - period.end).total_seconds() > KEEP_S:
         raise ReconcileError(f"{period.ledger_id} is older than the ledger keeps (40 days)")
 
     async def read() -> dict[str, Any]:
-        redis = SharedRedis(redis_url)
+        redis = shared_redis(config)
+        assert redis is not None
         try:
             if not await redis.ping():
-                raise ReconcileError(f"Redis at {redis_url} is not reachable")
-            return await spend(SpendLedger(redis), period.kind, period.start)
+                raise ReconcileError(f"Redis ({redis.settings.describe()}) is not reachable")
+            return await spend(redis_reader(redis), period.kind, period.start)
         finally:
             await redis.close()
 
@@ -284,8 +285,8 @@ def reconcile(config: RouterConfig, options: Options, now: dt.datetime) -> tuple
     if options.gateway:
         master = config.master_key.get_secret_value() if config.master_key else None
         report = ledger_from_gateway(options.gateway, master, period)
-    elif config.redis_url:
-        report = ledger_from_redis(config.redis_url, period, now)
+    elif config.redis is not None:
+        report = ledger_from_redis(config, period, now)
     else:
         raise ReconcileError(
             "no Redis in the config: the ledger is per gateway process; pass --gateway URL"

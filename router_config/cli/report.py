@@ -54,6 +54,11 @@ def summary(config: RouterConfig) -> str:
         for source, targets in table.items():
             lines.append(f"{kind}: {source} -> {', '.join(targets)}")
     lines += ["", *budget_lines(config), *_call_lines(config), *_limit_lines(config)]
+    lines.append(
+        f"shared state: Redis {config.redis.describe()}, source {config.redis.source}"
+        if config.redis
+        else "shared state: this process only (no Redis configured)"
+    )
     lines += [f"warning: {w}" for w in config.warnings]
     return "\n".join(lines)
 

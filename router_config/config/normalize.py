@@ -20,6 +20,7 @@ from router_config.config.litellm_cache import map_cache
 from router_config.config.litellm_routing import routing_settings
 from router_config.config.pinning import pin_issues
 from router_config.config.price_check import price_issues
+from router_config.config.redis_settings import redis_settings
 from router_config.config.routes import resolve_group, wildcard_issues, wildcard_warnings
 from router_config.config.schema import ClientKey, Deployment, RawConfig, RouterConfig
 from router_config.errors import ConfigIssue
@@ -58,7 +59,7 @@ def normalize(
         master_key=None,
         client_keys=(),
         plugins=raw.router_plugins,
-        redis_url=None,
+        redis=None,
         wildcards=tuple(found.wildcards),
         others=tuple(found.other),
         aliases=aliases,
@@ -86,7 +87,7 @@ def normalize(
             "master_key": master if master is not None and master.get_secret_value() else None,
             "client_keys": _client_keys(raw, issues),
             "plugins": raw.router_plugins.model_copy(update={"cache": cache.settings}),
-            "redis_url": _redis_url(raw.router_settings, environ) or cache.redis_url,
+            "redis": redis_settings(raw.router_settings, raw.litellm_settings, environ, issues),
             "routing": routing_settings(raw.router_settings, issues, warnings),
             "callbacks": configured_callbacks(raw.litellm_settings, source, issues, warnings),
             "environment": {k: str(v) for k, v in raw.environment_variables.items()},
@@ -230,14 +231,3 @@ def _client_keys(raw: RawConfig, issues: list[ConfigIssue]) -> tuple[ClientKey, 
             )
         )
     return tuple(out)
-
-
-def _redis_url(settings: Mapping[str, Any], environ: Mapping[str, str]) -> str | None:
-    if settings.get("redis_url"):
-        return str(settings["redis_url"])
-    host = settings.get("redis_host")
-    if host:
-        password = settings.get("redis_password")
-        auth = f":{password}@" if password else ""
-        return f"redis://{auth}{host}:{settings.get('redis_port', 6379)}"
-    return environ.get("REDIS_URL") or None

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from router_config.config.shared_state_settings import SharedStateSettings
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -346,3 +348,4 @@ class PluginsConfig(_Strict):
     pinning: PinningSettings = PinningSettings()
     budgets: BudgetSettings = BudgetSettings()
     langfuse: LangfuseSettings = LangfuseSettings()
+    shared_state: SharedStateSettings = Field(default_factory=SharedStateSettings)

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from router_config.config.plugin_settings import PluginsConfig
+from router_config.config.redis_settings import RedisSettings
 
 JsonMap = Mapping[str, Any]
 
@@ -59,7 +60,9 @@ class RawConfig(BaseModel):
     router_settings: dict[str, Any] = Field(default_factory=dict)
     litellm_settings: dict[str, Any] = Field(default_factory=dict)
     general_settings: GeneralSettings = GeneralSettings()
-    router_plugins: PluginsConfig = PluginsConfig()
+    # A factory, not an instance: defaults that read the environment (the state directory)
+    # are read when a config is loaded, not when this module is imported.
+    router_plugins: PluginsConfig = Field(default_factory=PluginsConfig)
     environment_variables: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -151,7 +154,7 @@ class RouterConfig(BaseModel):
     master_key: SecretStr | None
     client_keys: tuple[ClientKey, ...]
     plugins: PluginsConfig
-    redis_url: str | None
+    redis: RedisSettings | None = None
     warnings: tuple[str, ...] = ()
     routing: RoutingSettings = RoutingSettings()
     # Wildcard routes (model_name "*", "anthropic/*"): resolved per request (``wildcards``).

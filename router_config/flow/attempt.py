@@ -144,6 +144,7 @@ class AttemptRunner:
             read_s=read_s,  # our own timers below bound each phase; this is the backstop
             connect_s=self._s.connect_timeout_s,
             stream=stream,
+            caller_streams=ctx.stream,
         )
 
     async def _streamed(

@@ -155,7 +155,7 @@ class Gateway:
             ctx.outcome = "ok"
             for plugin in self.plugins:
                 await plugin.on_success(ctx, served.body)
-            headers["x-router-cost-usd"] = f"{served.attempt.cost_usd:.9f}"
+            headers["x-router-cost-usd"] = f"{ctx.cost_usd:.9f}"  # every attempt so far
             return Reply(body=served.body, headers=headers)
         return Reply(chunks=self._stream(ctx, served), headers=headers)
 

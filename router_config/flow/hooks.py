@@ -165,14 +165,21 @@ class RequestContext:
     @property
     def max_output_tokens(self) -> int | None:
         """The caller's cap on output tokens, if it gave one."""
-        value = self.params.get("max_tokens") or self.params.get("max_completion_tokens")
-        return int(value) if value else None
+        caps = [self.params.get(k) for k in ("max_tokens", "max_completion_tokens")]
+        given = [int(v) for v in caps if isinstance(v, int) and not isinstance(v, bool) and v > 0]
+        return max(given) if given else None
+
+    @property
+    def choices(self) -> int:
+        """How many answers the caller asked for (``n``): each may use the whole output cap."""
+        n = self.params.get("n")
+        return max(1, n) if isinstance(n, int) and not isinstance(n, bool) else 1
 
     @property
     def tokens_to_reserve(self) -> int:
         """What a rate limit reserves before the call: the prompt estimate plus the caller's
-        output cap (settled to the real usage afterwards)."""
-        return self.prompt_tokens_estimate + (self.max_output_tokens or 0)
+        output cap for each of the ``n`` choices (settled to the real usage afterwards)."""
+        return self.prompt_tokens_estimate + (self.max_output_tokens or 0) * self.choices
 
     @property
     def tokens_used(self) -> int:

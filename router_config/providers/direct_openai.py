@@ -227,7 +227,7 @@ def _timeout(call: ProviderCall) -> aiohttp.ClientTimeout:
     timeout. As in LiteLLM's Router, a deployment's ``stream_timeout`` is a stream's read
     limit, and its ``timeout`` yields to the one the attempt loop passes."""
     read_s = call.read_s
-    own = call.deployment.litellm_params.get("stream_timeout") if call.stream else None
+    own = call.deployment.litellm_params.get("stream_timeout") if call.caller_streams else None
     if isinstance(own, int | float) and not isinstance(own, bool) and own > 0:
         read_s = float(own)
     return aiohttp.ClientTimeout(total=None, sock_connect=call.connect_s, sock_read=read_s)

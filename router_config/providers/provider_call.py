@@ -25,3 +25,7 @@ class ProviderCall:
     read_s: float
     connect_s: float
     stream: bool = False
+    # The caller asked for a stream (``stream`` is how we call the provider: a caller that
+    # wants one body is served from a stream too). A deployment's ``stream_timeout`` is
+    # LiteLLM's limit for streaming requests, so it applies only when the caller streams.
+    caller_streams: bool = False

@@ -127,12 +127,18 @@ class ProviderCalls:
             raise
 
     async def _via_router(self, call: ProviderCall) -> Any:
+        extra: dict[str, Any] = {}
+        if call.stream and not call.caller_streams:
+            # The Router would apply the deployment's stream_timeout to our stream; LiteLLM
+            # gives a request that does not stream its plain timeout (ours), so do we.
+            extra["stream_timeout"] = call.read_s
         return await self._router.acompletion(
             model=key_entry_name(call.deployment, call.key_index),
             messages=call.messages,
             stream=call.stream,
             timeout=httpx.Timeout(call.read_s, connect=call.connect_s),
             num_retries=0,
+            **extra,
             **call.params,
         )
 

@@ -1,17 +1,24 @@
-"""Requests and tokens per minute, counted in one-minute windows shared through Redis.
+"""Requests and tokens per minute, counted in one-minute windows leased from Redis.
 
-One Lua script checks every limit that applies to a request (its key, its
-team) and only then counts it against all of them, so replicas sharing Redis
-enforce one limit together and a refused request is counted nowhere. Tokens
-are reserved before the call (prompt estimate plus the caller's ``max_tokens``)
-and settled to the real usage after it. Without Redis, or while it is down,
-the same arithmetic runs in this process.
+Each replica leases slices of every limit for the current window (one Lua script
+tops up every limit a request needs, never past the limit: the sum of every
+replica's slices stays within it) and admits requests from its slices without a
+round trip. Tokens are reserved before the call (prompt estimate plus the
+caller's output cap) and settled to the real usage after it; a request that was
+refused, or never sent, counts nowhere.
+
+While Redis is down a replica admits from the slices it holds for the current
+window, and in later windows from an equal share of each limit (the limit divided
+by the replicas last seen alive), so N replicas together stay within the limit.
+Without Redis the whole limit is this process's. The ``x-ratelimit-*`` headers
+count other replicas' unused slices as used (never more remaining than there is).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,34 +26,33 @@ from router_config.flow.hooks import Clock
 from router_config.state.shared_redis import SharedRedis
 
 WINDOW_S = 60
+TOP_UP_TRIES = 3  # a concurrent request may take what a top-up brought: ask again
 
-# KEYS: per limit a request counter and a token counter. ARGV: ttl, estimate, then per
-# limit rpm and tpm (0 = none). Returns {allowed, refused limit (1-based) or 0, then per
-# limit the requests and tokens used in this window}.
-_ADMIT = """
-local n = #KEYS / 2
-local est = tonumber(ARGV[2])
-local out = {1, 0}
-for i = 1, n do
-  local r = tonumber(redis.call('GET', KEYS[2*i-1]) or '0')
-  local t = tonumber(redis.call('GET', KEYS[2*i]) or '0')
-  local rpm = tonumber(ARGV[1+2*i])
-  local tpm = tonumber(ARGV[2+2*i])
-  if (rpm > 0 and r + 1 > rpm) or (tpm > 0 and t + est > tpm) then
-    out[1] = 0
-    out[2] = i
-  end
-  out[1+2*i] = r
-  out[2+2*i] = t
-end
-if out[1] == 1 then
-  for i = 1, n do
-    out[1+2*i] = redis.call('INCR', KEYS[2*i-1])
-    redis.call('EXPIRE', KEYS[2*i-1], ARGV[1])
-    out[2+2*i] = redis.call('INCRBY', KEYS[2*i], est)
-    redis.call('EXPIRE', KEYS[2*i], ARGV[1])
+# KEYS[1]: this window's hash (fields "<scope>:r" and "<scope>:t": granted to every replica).
+# ARGV[1]: ttl; then per limit 9 values: scope, rpm, tpm, want_r, need_r, want_t, need_t,
+# sync_r, sync_t (what was admitted while Redis was unreachable, added first).
+# Returns per limit: granted requests, total requests, granted tokens, total tokens.
+_GRANT = """
+local out = {}
+for i = 2, #ARGV, 9 do
+  for k, kind in ipairs({'r', 't'}) do
+    local f = ARGV[i] .. ':' .. kind
+    local cap = tonumber(ARGV[i + k])
+    local want, need = tonumber(ARGV[i + 1 + 2 * k]), tonumber(ARGV[i + 2 + 2 * k])
+    local sync = tonumber(ARGV[i + 6 + k])
+    local total = tonumber(redis.call('HGET', KEYS[1], f) or '0')
+    if sync > 0 then total = redis.call('HINCRBY', KEYS[1], f, sync) end
+    local grant = 0
+    if cap > 0 and want > 0 then
+      grant = math.min(want, cap - total)
+      if grant < need or grant < 0 then grant = 0 end
+      if grant > 0 then total = redis.call('HINCRBY', KEYS[1], f, grant) end
+    end
+    out[#out + 1] = grant
+    out[#out + 1] = total
   end
 end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
 return out
 """
 
@@ -58,6 +64,26 @@ class Limit:
     scope: str
     rpm: int | None
     tpm: int | None
+
+
+@dataclass
+class _Slice:
+    """This replica's share of one limit in one window."""
+
+    granted_r: int = 0
+    granted_t: int = 0
+    used_r: int = 0
+    used_t: int = 0
+    total_r: int = 0  # what every replica was granted, as Redis last said
+    total_t: int = 0
+    leased: bool = False  # Redis granted a slice in this window
+    outage: bool = False  # a local share was taken while Redis was unreachable
+
+    def short(self, limit: Limit, estimate: int) -> bool:
+        return bool(
+            (limit.rpm and self.used_r + 1 > self.granted_r)
+            or (limit.tpm and self.used_t + estimate > self.granted_t)
+        )
 
 
 @dataclass(frozen=True)
@@ -102,35 +128,53 @@ class Verdict:
 
 
 class RateWindows:
-    """Admits requests against limits and settles their token reservations."""
+    """Admits requests against limits from leased slices, and settles their tokens."""
 
-    def __init__(self, redis: SharedRedis | None, now: Clock) -> None:
+    def __init__(
+        self,
+        redis: SharedRedis | None,
+        now: Clock,
+        *,
+        lease_fraction: float = 0.1,
+        replicas: Callable[[], int] = lambda: 1,
+    ) -> None:
         self._redis = redis
         self._now = now
-        self._local: dict[str, int] = {}  # counters of the current window only
-        self._local_window = -1
-        self._script: Any = redis.client.register_script(_ADMIT) if redis else None
+        self._fraction = lease_fraction
+        self._replicas = replicas
+        self._slices: dict[tuple[str, int], _Slice] = {}
+        self._script: Any = redis.client.register_script(_GRANT) if redis else None
+        self._topping = asyncio.Lock()
 
     async def admit(self, limits: Sequence[Limit], estimate: int) -> Verdict:
         """Count one request of ``estimate`` tokens against every limit, if all have room."""
         now = self._now()
         window = int(now // WINDOW_S)
-        keys = [k for limit in limits for k in self._keys(limit, window)]
-        args: list[int] = [2 * WINDOW_S, estimate]
-        for limit in limits:
-            args += [limit.rpm or 0, limit.tpm or 0]
-        raw: list[int] | None = None
-        if self._redis is not None and self._redis.available:
-            script = self._script
-            raw = await self._redis.run(lambda c: script(keys=keys, args=args, client=c), None)
-        if raw is None:
-            raw = self._admit_locally(window, keys, args)
+        slices = [self._slice(limit, window) for limit in limits]
+        pairs = list(zip(limits, slices, strict=True))
+        reached = await self._top_ups(window, pairs, estimate)
+        if not reached:  # Redis could not be asked: a window without a slice gets a share
+            for limit, piece in pairs:
+                if piece.short(limit, estimate):
+                    self._share(limit, piece)
+        refused = next(
+            (lim for lim, s in zip(limits, slices, strict=True) if s.short(lim, estimate)), None
+        )
+        if refused is None:
+            for piece in slices:
+                piece.used_r += 1
+                piece.used_t += estimate
         usage = tuple(
-            Usage(limit, int(raw[2 + 2 * i]), int(raw[3 + 2 * i])) for i, limit in enumerate(limits)
+            Usage(
+                lim,
+                s.total_r - (s.granted_r - s.used_r),
+                s.total_t - (s.granted_t - s.used_t),
+            )
+            for lim, s in zip(limits, slices, strict=True)
         )
         return Verdict(
-            allowed=bool(raw[0]),
-            refused=limits[int(raw[1]) - 1] if raw[1] else None,
+            allowed=refused is None,
+            refused=refused,
             usage=usage,
             reset_s=WINDOW_S - now % WINDOW_S,
             window=window,
@@ -140,66 +184,92 @@ class RateWindows:
     async def settle(self, verdict: Verdict, actual_tokens: int) -> None:
         """Replace an admitted request's token estimate with what it really used."""
         if verdict.allowed:
-            await self._adjust(verdict, 0, actual_tokens - verdict.estimate)
+            self._adjust(verdict, 0, actual_tokens - verdict.estimate)
 
     async def release(self, verdict: Verdict) -> None:
         """An admitted request that was never sent: count neither it nor its tokens."""
         if verdict.allowed:
-            await self._adjust(verdict, -1, -verdict.estimate)
+            self._adjust(verdict, -1, -verdict.estimate)
 
-    async def _adjust(self, verdict: Verdict, requests: int, tokens: int) -> None:
-        changes = [
-            (key, delta)
-            for u in verdict.usage
-            for key, delta, limited in zip(
-                self._keys(u.limit, verdict.window),
-                (requests, tokens),
-                (u.limit.rpm, u.limit.tpm),
-                strict=True,
-            )
-            if limited and delta
+    def snapshot(self) -> list[dict[str, Any]]:
+        """This replica's slices of the current windows, for ``GET /health/shared-state``."""
+        return [
+            {
+                "scope": scope,
+                "window": window,
+                "mode": "leased" if s.leased else "outage_share" if s.outage else "local",
+                "requests": {"granted": s.granted_r, "used": s.used_r},
+                "tokens": {"granted": s.granted_t, "used": s.used_t},
+            }
+            for (scope, window), s in sorted(self._slices.items())
         ]
-        if not changes:
+
+    def _adjust(self, verdict: Verdict, requests: int, tokens: int) -> None:
+        for usage in verdict.usage:
+            piece = self._slices.get((usage.limit.scope, verdict.window))
+            if piece is not None:
+                piece.used_r += requests
+                piece.used_t += tokens
+
+    def _slice(self, limit: Limit, window: int) -> _Slice:
+        piece = self._slices.get((limit.scope, window))
+        if piece is None:
+            self._slices = {k: v for k, v in self._slices.items() if k[1] >= window - 1}
+            piece = self._slices[(limit.scope, window)] = _Slice()
+        return piece
+
+    def _share(self, limit: Limit, piece: _Slice) -> None:
+        """Redis cannot be asked: a window with no lease gets this replica's equal share."""
+        if piece.leased or piece.outage:
             return
-        if self._redis is not None and self._redis.available:
+        replicas = 1 if self._redis is None else max(1, self._replicas())
+        piece.outage = self._redis is not None
+        piece.granted_r = piece.total_r = math.ceil((limit.rpm or 0) / replicas)
+        piece.granted_t = piece.total_t = math.ceil((limit.tpm or 0) / replicas)
 
-            async def adjust(client: Any) -> bool:
-                async with client.pipeline(transaction=False) as pipe:
-                    for key, delta in changes:
-                        pipe.incrby(key, delta)
-                        pipe.expire(key, 2 * WINDOW_S)  # a late settle must not leave it forever
-                    await pipe.execute()
+    async def _top_ups(self, window: int, pairs: list[tuple[Limit, _Slice]], estimate: int) -> bool:
+        """Top up every slice too short for this request; False if Redis could not be asked."""
+        for _ in range(TOP_UP_TRIES):
+            if not any(piece.short(limit, estimate) for limit, piece in pairs):
                 return True
+            if self._redis is None or not self._redis.available:
+                return False
+            async with self._topping:  # one at a time: later ones find the slice it brought
+                short = [(lim, p) for lim, p in pairs if p.short(lim, estimate)]
+                if short and not await self._top_up(window, short, estimate):
+                    return False
+        return True
 
-            if await self._redis.run(adjust, False):
-                return
-        if verdict.window == self._local_window:
-            for key, delta in changes:
-                self._local[key] = self._local.get(key, 0) + delta
+    async def _top_up(self, window: int, short: list[tuple[Limit, _Slice]], estimate: int) -> bool:
+        assert self._redis is not None
+        args: list[Any] = [2 * WINDOW_S]
+        for limit, piece in short:
+            sync_r, sync_t = (piece.used_r, piece.used_t) if piece.outage else (0, 0)
+            if piece.outage:  # report what was admitted, give up the unused share
+                piece.granted_r, piece.granted_t = piece.used_r, piece.used_t
+            want_r, need_r = self._want(limit.rpm, piece.granted_r - piece.used_r, 1)
+            want_t, need_t = self._want(limit.tpm, piece.granted_t - piece.used_t, estimate)
+            args += [limit.scope, limit.rpm or 0, limit.tpm or 0, want_r, need_r, want_t, need_t]
+            args += [sync_r, sync_t]
+        keys = [self._redis.key("rl", str(window))]
+        script = self._script
+        raw = await self._redis.run(lambda c: script(keys=keys, args=args, client=c), None)
+        if raw is None:
+            return False
+        for i, (_, piece) in enumerate(short):
+            grant_r, total_r, grant_t, total_t = (int(v) for v in raw[4 * i : 4 * i + 4])
+            piece.granted_r += grant_r
+            piece.granted_t += grant_t
+            piece.total_r, piece.total_t = total_r, total_t
+            piece.leased, piece.outage = True, False
+        return True
 
-    def _keys(self, limit: Limit, window: int) -> tuple[str, str]:
-        base = f"rl:{limit.scope}:{window}"
-        if self._redis is not None:
-            base = self._redis.key(base)
-        return f"{base}:r", f"{base}:t"
-
-    def _admit_locally(self, window: int, keys: list[str], args: list[int]) -> list[int]:
-        """The Lua script's arithmetic, for when there is no Redis."""
-        if window != self._local_window:
-            self._local, self._local_window = {}, window
-        estimate = args[1]
-        out = [1, 0]
-        for i in range(len(keys) // 2):
-            r, t = self._local.get(keys[2 * i], 0), self._local.get(keys[2 * i + 1], 0)
-            rpm, tpm = args[2 + 2 * i], args[3 + 2 * i]
-            if (rpm and r + 1 > rpm) or (tpm and t + estimate > tpm):
-                out[:2] = [0, i + 1]
-            out += [r, t]
-        if out[0]:
-            for i in range(len(keys) // 2):
-                self._local[keys[2 * i]] = out[2 + 2 * i] = out[2 + 2 * i] + 1
-                self._local[keys[2 * i + 1]] = out[3 + 2 * i] = out[3 + 2 * i] + estimate
-        return out
+    def _want(self, cap: int | None, available: int, needed: int) -> tuple[int, int]:
+        """(slice to ask for, least that admits this request), both 0 without a limit."""
+        if not cap:
+            return 0, 0
+        slice_ = max(math.ceil(cap * self._fraction), needed)
+        return max(0, slice_ - available), max(0, needed - available)
 
 
 def _duration(seconds: float) -> str:
