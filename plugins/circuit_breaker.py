@@ -83,6 +83,7 @@ class CircuitBreaker(GatewayPlugin):
         self._seen_open: set[str] = set()  # deployments this replica saw open (idle probes)
 
     async def start(self) -> None:
+        await self._store.start(dep.id for dep in self._deployments)
         if self._probe is None:
             return
         if self._s.probe_when_idle:
@@ -98,6 +99,7 @@ class CircuitBreaker(GatewayPlugin):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self._store.close()
 
     async def _probe_forever(self, interval_s: float) -> None:
         """Active health checks: find an outage before a user request pays for it."""

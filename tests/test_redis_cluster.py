@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -77,6 +78,8 @@ def test_two_gateways_on_a_cluster_agree_on_breakers_limits_and_spend(
     assert [r.headers["x-router-provider"] for r in opened] == ["anthropic"] * 2
     calls = providers.openai.stats()["requests"]
     providers.openai.set_mode(None)
+    # Replica two reads breakers from a view refreshed every 0.25 s (no round trip per call).
+    assert wait_for(lambda: breaker(two, "openai-primary") == "open")
     answer = chat(two)  # ...and replica two skips the primary without calling it
     assert answer.headers["x-router-attempts"] == "1"
     assert answer.headers["x-router-provider"] == "anthropic"
@@ -95,6 +98,15 @@ def test_two_gateways_on_a_cluster_agree_on_breakers_limits_and_spend(
     assert reports[0]["source"] == reports[1]["source"] == "redis"
     assert reports[0]["total_usd"] == reports[1]["total_usd"]
     assert abs(Decimal(str(reports[0]["total_usd"])) - expected) <= Decimal("1e-9") * 8
+
+
+def breaker(gateway: Any, deployment: str) -> str:
+    health = httpx.get(
+        f"{gateway.base_url}/health/providers",
+        headers={"authorization": f"Bearer {MASTER}"},
+        timeout=5,
+    ).json()
+    return str(health["deployments"][deployment]["state"])
 
 
 def test_a_redis_url_naming_a_cluster_node_gets_a_cluster_client(
