@@ -14,13 +14,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from router_config.config.callback_names import configured_callbacks
-from router_config.config.deployments import sort_deployments
+from router_config.config.deployments import kind_of, sort_deployments
 from router_config.config.failover_budget import budget_issues
 from router_config.config.litellm_cache import map_cache
 from router_config.config.litellm_routing import routing_settings
 from router_config.config.pinning import pin_issues
 from router_config.config.price_check import price_issues
-from router_config.config.routes import resolve_group, wildcard_issues, wildcard_warnings
+from router_config.config.routes import (
+    group_kind,
+    resolve_group,
+    wildcard_issues,
+    wildcard_warnings,
+)
 from router_config.config.schema import ClientKey, Deployment, RawConfig, RouterConfig
 from router_config.errors import ConfigIssue
 from router_config.keyhash import sha256_hex
@@ -43,13 +48,15 @@ def normalize(
     found = sort_deployments(raw.model_list, issues)
     warnings = list(found.warnings)
     groups: dict[str, list[str]] = {}
-    for dep in sorted(found.chat, key=_priority):
+    for dep in sorted(found.served, key=_priority):
         groups.setdefault(dep.group, []).append(dep.id)
     aliases, hidden = _aliases(raw.router_settings, issues)
+    kinds = _kinds(found.served, issues)
     shape = RouterConfig(
         source=source,
-        deployments=tuple(found.chat),
+        deployments=tuple(found.served),
         groups={name: tuple(ids) for name, ids in groups.items()},
+        kinds=kinds,
         fallbacks={},
         context_window_fallbacks={},
         content_policy_fallbacks={},
@@ -65,7 +72,7 @@ def normalize(
         hidden_aliases=hidden,
     )
     for alias, target in aliases.items():
-        if resolve_group(shape, target) is None:
+        if resolve_group(shape, target, call=None) is None:
             path = f"router_settings.model_group_alias.{alias}"
             issues.append(_unknown_group(path, target, shape))
     fallbacks = {kind: _fallbacks(raw, kind, shape, issues) for kind in FALLBACK_KINDS}
@@ -112,6 +119,25 @@ def _priority(dep: Deployment) -> tuple[int, int]:
     return (dep.order if dep.order is not None else 1_000_000, dep.index)
 
 
+def _kinds(deployments: list[Deployment], issues: list[ConfigIssue]) -> dict[str, str]:
+    """Each group's kind; a group mixing chat and embedding models is refused (a request
+    could be sent to a model that cannot answer it)."""
+    kinds: dict[str, str] = {}
+    for dep in deployments:
+        kind = kind_of(dep.mode)
+        known = kinds.setdefault(dep.group, kind)
+        if known != kind:
+            issues.append(
+                ConfigIssue(
+                    f"model_list[{dep.index}].model_name",
+                    f"model group {dep.group!r} mixes {known} and {kind} models "
+                    f"({dep.pinned_model} is a {dep.mode} model)",
+                    "give embedding models a model_name of their own",
+                )
+            )
+    return kinds
+
+
 def _aliases(
     settings: Mapping[str, Any], issues: list[ConfigIssue]
 ) -> tuple[dict[str, str], frozenset[str]]:
@@ -149,7 +175,7 @@ def _default_fallbacks(
             continue
         names = [value] if isinstance(value, str) else list(value)
         for name in map(str, names):
-            if resolve_group(shape, name) is None:
+            if resolve_group(shape, name, call=None) is None:
                 issues.append(_unknown_group(f"{section}.default_fallbacks", name, shape))
             elif name not in out:
                 out.append(name)
@@ -195,10 +221,27 @@ def _fallbacks(
             for source, targets in item.items():
                 names = [targets] if isinstance(targets, str) else list(targets or [])
                 for name in [source, *names]:
-                    if resolve_group(shape, str(name)) is None:
+                    if resolve_group(shape, str(name), call=None) is None:
                         issues.append(_unknown_group(f"{path}[{i}].{source}", str(name), shape))
+                issues.extend(_kind_issues(shape, f"{path}[{i}].{source}", str(source), names))
                 out[str(source)] = (*out.get(str(source), ()), *map(str, names))
     return out
+
+
+def _kind_issues(
+    shape: RouterConfig, path: str, source: str, targets: list[Any]
+) -> list[ConfigIssue]:
+    """A fallback serves the same kind of request as its source (chat or embedding)."""
+    want = group_kind(shape, source)
+    return [
+        ConfigIssue(
+            path,
+            f"{source!r} serves {want} requests but its fallback {name!r} serves {got} ones",
+            f"list only {want} model groups as fallbacks of {source!r}",
+        )
+        for name in map(str, targets)
+        if want is not None and (got := group_kind(shape, name)) is not None and got != want
+    ]
 
 
 def _client_keys(raw: RawConfig, issues: list[ConfigIssue]) -> tuple[ClientKey, ...]:

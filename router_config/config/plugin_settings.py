@@ -287,6 +287,18 @@ class TransportSettings(_Strict):
     direct_openai: bool = True
 
 
+class ResponsesSettings(_Strict):
+    """The Responses API's stored responses (``previous_response_id``, ``GET /v1/responses``).
+
+    A response is stored unless the request says ``store: false``, in Redis when
+    configured (else in memory, at most ``max_entries``), for ``store_ttl_s`` (OpenAI
+    keeps them 30 days), scoped to the caller's team.
+    """
+
+    store_ttl_s: float = Field(default=30 * 86_400, gt=0)
+    max_entries: int = Field(default=10_000, gt=0)
+
+
 class PluginsConfig(_Strict):
     """The whole ``router_plugins:`` section.
 
@@ -309,3 +321,4 @@ class PluginsConfig(_Strict):
     pinning: PinningSettings = PinningSettings()
     budgets: BudgetSettings = BudgetSettings()
     langfuse: LangfuseSettings = LangfuseSettings()
+    responses: ResponsesSettings = ResponsesSettings()
