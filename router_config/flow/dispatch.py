@@ -423,7 +423,7 @@ class _Race:
         attempt.reason = "late" if late else "hedge"
         attempt.latency_ms = (d._clock() - attempt.started) * 1000
         if attempt.answering:  # it had started: the provider may bill the prompt
-            attempt.usage = counted_usage(attempt.deployment, self.ctx.messages, "")
+            attempt.usage = counted_usage(attempt.deployment, self.ctx.prompt_messages, "")
             attempt.cost_usd = cost_usd(attempt.deployment, attempt.usage, None)
         await d._after(self.ctx, attempt)
 

@@ -162,6 +162,20 @@ class DirectOpenAI:
             raise MalformedResponse("the provider's answer is not a chat completion")
         return decoded
 
+    async def embed(self, call: ProviderCall) -> dict[str, Any]:
+        """One embeddings call: the provider's JSON body as a dict."""
+        async with self._post(call) as reply:
+            body = await reply.read()
+            if reply.status >= 400:
+                raise ProviderHTTPError(reply.status, reply.headers, body)
+        try:
+            decoded = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise MalformedResponse("the provider's answer is not JSON") from None
+        if not isinstance(decoded, dict) or not isinstance(decoded.get("data"), list):
+            raise MalformedResponse("the provider's answer is not an embeddings list")
+        return decoded
+
     async def stream(self, call: ProviderCall) -> AsyncIterator[dict[str, Any]]:
         """A streaming call; raises before the first chunk when the provider refuses it."""
         reply = await self._post(call)
@@ -177,18 +191,22 @@ class DirectOpenAI:
         if self._closed:  # a retired gateway: no new pool that nobody would close
             raise RuntimeError("this gateway is closed")
         deployment = call.deployment
-        supported = self._supported.get(deployment.id)
-        if supported is None:
-            supported = self._supported[deployment.id] = _supported_params(deployment)
-        payload: dict[str, Any] = {"model": deployment.pinned_model, "messages": call.messages}
-        # drop_params as LiteLLM applies it: what the model does not take is not sent.
-        drop = bool(litellm.drop_params)
-        payload.update((k, v) for k, v in call.params.items() if not drop or k in supported)
-        if call.stream:
-            payload["stream"] = True
+        if call.call == "embedding":  # embedding_calls.is_plain_embedding chose what goes
+            payload: dict[str, Any] = {"model": deployment.pinned_model, **call.params}
+            url = _base(deployment) + "/embeddings"
+        else:
+            supported = self._supported.get(deployment.id)
+            if supported is None:
+                supported = self._supported[deployment.id] = _supported_params(deployment)
+            payload = {"model": deployment.pinned_model, "messages": call.messages}
+            # drop_params as LiteLLM applies it: what the model does not take is not sent.
+            drop = bool(litellm.drop_params)
+            payload.update((k, v) for k, v in call.params.items() if not drop or k in supported)
+            if call.stream:
+                payload["stream"] = True
+            url = _base(deployment) + "/chat/completions"
         if self._session is None or self._session.closed:
             self._session = _session()
-        url = _base(deployment) + "/chat/completions"
         proxy = self._proxies.get(url, "")
         if proxy == "":
             proxy = self._proxies[url] = _proxy_for(url)

@@ -16,7 +16,9 @@ from router_config.config.schema import Deployment
 @dataclass(frozen=True)
 class ProviderCall:
     """One call; ``read_s`` bounds each read (each chunk of a stream), ``connect_s`` the
-    TCP/TLS handshake. The attempt loop bounds the whole call with its own deadline."""
+    TCP/TLS handshake. The attempt loop bounds the whole call with its own deadline.
+    ``call`` is the request's type: ``chat`` (``messages``), ``text_completion`` or
+    ``embedding`` (their prompt or input is in ``params``, ``messages`` is empty)."""
 
     deployment: Deployment
     key_index: int  # into deployment.api_keys (0 when it has one key or none)
@@ -25,3 +27,4 @@ class ProviderCall:
     read_s: float
     connect_s: float
     stream: bool = False
+    call: str = "chat"
