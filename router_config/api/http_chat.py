@@ -8,8 +8,8 @@ called. Replies are JSON or SSE; ``done`` runs when the request is really over
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 import anyio
 import orjson
@@ -101,8 +101,31 @@ class ClosingStreamingResponse(StreamingResponse):
                 await closer()
 
 
-async def respond(gateway: Gateway, ctx: RequestContext, done: Callable[[], None]) -> Response:
-    """Serve ``ctx``; ``done`` runs once the request is over (for a stream: after its end)."""
+class ReplyShape(Protocol):
+    """Renders a chat answer in another API's format (Anthropic's Messages, the Responses
+    API): the whole body, or the stream as that API's SSE bytes (closing ``chunks`` and
+    calling ``on_end`` however it ends)."""
+
+    async def body(
+        self, body: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> Mapping[str, Any]: ...
+
+    def stream(
+        self,
+        chunks: AsyncIterator[dict[str, Any]],
+        headers: Mapping[str, str],
+        on_end: Callable[[], Awaitable[None]],
+    ) -> AsyncIterator[bytes]: ...
+
+
+async def respond(
+    gateway: Gateway,
+    ctx: RequestContext,
+    done: Callable[[], None],
+    shape: ReplyShape | None = None,
+) -> Response:
+    """Serve ``ctx``; ``done`` runs once the request is over (for a stream: after its end).
+    ``shape`` renders the answer in another API's format (default: as it came)."""
 
     async def finish() -> None:
         # A client that leaves a stream makes Starlette cancel it, and every await in the
@@ -123,16 +146,19 @@ async def respond(gateway: Gateway, ctx: RequestContext, done: Callable[[], None
         raise
     if reply.chunks is None:
         try:
+            assert reply.body is not None
+            body = reply.body if shape is None else await shape.body(reply.body, reply.headers)
             return Response(
-                orjson.dumps(reply.body), media_type="application/json", headers=reply.headers
+                orjson.dumps(body), media_type="application/json", headers=reply.headers
             )
         finally:
             await finish()
-    return ClosingStreamingResponse(
-        sse_events(reply.chunks, finish),
-        media_type="text/event-stream",
-        headers=reply.headers,
+    events = (
+        sse_events(reply.chunks, finish)
+        if shape is None
+        else shape.stream(reply.chunks, reply.headers, finish)
     )
+    return ClosingStreamingResponse(events, media_type="text/event-stream", headers=reply.headers)
 
 
 def _caller_deadline(headers: Any, now: float) -> float | None:
