@@ -95,14 +95,6 @@ class ResponseNotFound(RouterError):
     code = "response_not_found"
 
 
-class EndpointNotSupported(RouterError):
-    """An OpenAI endpoint this gateway does not serve (files, batches, images...)."""
-
-    status_code = 404
-    error_type = "invalid_request_error"
-    code = "unsupported_endpoint"
-
-
 class PayloadTooLarge(RouterError):
     """The request body is over the configured limit."""
 

@@ -18,6 +18,7 @@ caller's own ``x-router-timeout-ms`` is the caller's (``caller_deadline``, 504).
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import logging
@@ -416,7 +417,25 @@ def safe_message(exc: BaseException) -> str:
     text = str(getattr(exc, "message", None) or exc) or type(exc).__name__
     for trailer in ("\n\nLiteLLM:", "\nReceived Model Group", "\nmodel=", "\nTraceback"):
         text = text.split(trailer, 1)[0]
-    return _LITELLM_PREFIXES.sub("", text).strip()
+    return _provider_words(_LITELLM_PREFIXES.sub("", text).strip())
+
+
+def _provider_words(text: str) -> str:
+    """The openai SDK's "Error code: 400 - {'error': {'message': ...}}" (LiteLLM passes it on
+    as is for embeddings) as the provider's own message, as a direct call reports it."""
+    found = _SDK_STATUS.match(text)
+    if found is None:
+        return text
+    try:
+        body = ast.literal_eval(found.group(1))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+    error = body.get("error") if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) and message else text
+
+
+_SDK_STATUS = re.compile(r"^Error code: \d{3} - (\{.*\})$", re.DOTALL)
 
 
 # LiteLLM's wrapping of a provider's message: "ContextWindowExceededError: litellm.BadRequestError:

@@ -92,11 +92,15 @@ def build_router(config: RouterConfig, callbacks: Sequence[Any] = ()) -> RouterH
     """Construct ``litellm.Router`` for ``config``; ``callbacks`` are LiteLLM CustomLoggers."""
     saved = {
         name: getattr(litellm, name)
-        for name in (*_GLOBAL_DEFAULTS, "callbacks", "suppress_debug_info")
+        for name in (*_GLOBAL_DEFAULTS, "callbacks", "suppress_debug_info", "DEFAULT_MAX_RETRIES")
     }
     for name, default in _GLOBAL_DEFAULTS.items():
         setattr(litellm, name, config.litellm_settings.get(name, default))
     litellm.suppress_debug_info = True
+    # LiteLLM's OpenAI and Azure embeddings read max_retries=0 as "unset" and let the openai
+    # SDK retry twice with backoff inside one attempt (seen: 3 requests, ~1.4 s, for a 500):
+    # retries are ours, so the SDK's default is none.
+    litellm.DEFAULT_MAX_RETRIES = 0
     litellm.callbacks = [*saved["callbacks"], SentMarker(), *callbacks]
     # environment_variables: LiteLLM's proxy sets them in the process (providers read some,
     # e.g. AZURE_API_VERSION, at call time); put back on close.
