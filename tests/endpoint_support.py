@@ -42,11 +42,12 @@ ENDPOINT_CONFIG = BASE_CONFIG + EMBEDDINGS
 
 
 def endpoint_gateway(
-    make_config: ConfigFactory, serve: Any, extra: str = ""
+    make_config: ConfigFactory, serve: Any, extra: str = "", *, models: str = ""
 ) -> tuple[Any, InMemorySpanExporter]:
-    """A gateway of ``ENDPOINT_CONFIG`` tracing to an in-memory exporter."""
+    """A gateway of ``ENDPOINT_CONFIG`` (plus ``models`` entries, then ``extra`` settings)
+    tracing to an in-memory exporter."""
     exporter = InMemorySpanExporter()
-    config = make_config(SETTINGS + extra, text=ENDPOINT_CONFIG)
+    config = make_config(SETTINGS + extra, text=ENDPOINT_CONFIG + models)
     return serve(config, span_exporter=exporter), exporter
 
 

@@ -89,7 +89,7 @@ class MalformedResponse(Exception):
 
 def is_direct(deployment: Deployment) -> bool:
     """True when LiteLLM would send this deployment's requests in OpenAI's format unchanged."""
-    if not set(deployment.litellm_params) <= _DIRECT_PARAMS:
+    if not plain_params(deployment):
         return False
     try:
         provider = LlmProviders(deployment.provider)
@@ -108,6 +108,11 @@ def is_direct(deployment: Deployment) -> bool:
         deployment_model_info=deployment.model_info,
     )
     return bool(bridged.get("mode") != "responses")
+
+
+def plain_params(deployment: Deployment) -> bool:
+    """The deployment's ``litellm_params`` are only those a direct call honours."""
+    return set(deployment.litellm_params) <= _DIRECT_PARAMS
 
 
 def is_plain(messages: list[dict[str, Any]], params: Mapping[str, Any]) -> bool:
@@ -191,9 +196,14 @@ class DirectOpenAI:
         if self._closed:  # a retired gateway: no new pool that nobody would close
             raise RuntimeError("this gateway is closed")
         deployment = call.deployment
-        if call.call == "embedding":  # embedding_calls.is_plain_embedding chose what goes
+        if call.call in ("embedding", "text_completion"):  # plain ones only: see text_calls
             payload: dict[str, Any] = {"model": deployment.pinned_model, **call.params}
-            url = _base(deployment) + "/embeddings"
+            if call.stream:
+                payload["stream"] = True
+            elif call.call == "text_completion":
+                payload["stream"] = False  # LiteLLM sends it for a whole text completion
+            path = "/embeddings" if call.call == "embedding" else "/completions"
+            url = _base(deployment) + path
         else:
             supported = self._supported.get(deployment.id)
             if supported is None:

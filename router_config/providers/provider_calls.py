@@ -35,6 +35,7 @@ from router_config.providers.direct_openai import DirectOpenAI, is_direct, is_pl
 from router_config.providers.embedding_calls import as_base64, is_plain_embedding, without_base64
 from router_config.providers.provider_call import ProviderCall
 from router_config.providers.sent import mark_sent, new_marker
+from router_config.providers.text_calls import is_plain_text, speaks_completions
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,10 @@ class ProviderCalls:
         self.direct_ids = (
             frozenset(d.id for d in deployments if is_direct(d)) if direct else frozenset()
         )
+        # Deployments whose own /completions LiteLLM calls unchanged (text_calls).
+        self.text_ids = (
+            frozenset(d.id for d in deployments if speaks_completions(d)) if direct else frozenset()
+        )
         self._no_stream = {d.id for d in deployments if not _streams(d)}
 
     def can_stream(self, deployment: Deployment, call: str = "chat") -> bool:
@@ -66,11 +71,17 @@ class ProviderCalls:
         self._no_stream.add(deployment.id)
 
     def _goes_direct(self, call: ProviderCall) -> bool:
+        if call.call == "text_completion":
+            return (
+                call.deployment.id in self.text_ids
+                and is_plain_text(call.params)
+                and DirectOpenAI.has_key(call)
+            )
         if call.deployment.id not in self.direct_ids or not DirectOpenAI.has_key(call):
             return False
         if call.call == "embedding":
             return is_plain_embedding(call.deployment, call.params)
-        return call.call == "chat" and is_plain(call.messages, call.params)
+        return is_plain(call.messages, call.params)
 
     async def warm_up(self, deployments: Sequence[Deployment]) -> None:
         """LiteLLM imports and builds much of a provider's code on its first call: 0.5-1 s
