@@ -24,7 +24,10 @@ TEXT = """
       model: text-completion-openai/gpt-3.5-turbo-instruct
       api_base: os.environ/OPENAI_BASE
       api_key: os.environ/OPENAI_API_KEY
-    model_info: {id: instruct-only, input_cost_per_token: 0.0000015, output_cost_per_token: 0.000002}
+    model_info:
+      id: instruct-only
+      input_cost_per_token: 0.0000015
+      output_cost_per_token: 0.000002
   - model_name: compatible
     litellm_params:
       model: openai/my-base-model
@@ -88,7 +91,9 @@ PLAIN = [
 
 
 @pytest.mark.parametrize("model", ["instruct", "compatible"])
-@pytest.mark.parametrize("extra", PLAIN, ids=["prompt", "sampling", "penalties", "bias", "n", "stream"])
+@pytest.mark.parametrize(
+    "extra", PLAIN, ids=["prompt", "sampling", "penalties", "bias", "n", "stream"]
+)
 def test_a_plain_request_reaches_the_provider_as_through_litellm(
     make_config: ConfigFactory,
     serve: Any,

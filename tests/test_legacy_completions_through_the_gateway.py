@@ -19,7 +19,10 @@ INSTRUCT = """
       model: text-completion-openai/gpt-3.5-turbo-instruct
       api_base: os.environ/LOCAL_BASE
       api_key: os.environ/OPENAI_API_KEY
-    model_info: {id: instruct-only, input_cost_per_token: 0.0000015, output_cost_per_token: 0.000002}
+    model_info:
+      id: instruct-only
+      input_cost_per_token: 0.0000015
+      output_cost_per_token: 0.000002
 """
 
 

@@ -28,6 +28,7 @@ class TextBlock(_Strict):
     type: Literal["text"]
     text: str = Field(min_length=1)
     cache_control: CacheControl | None = None
+    citations: list[dict[str, Any]] | None = None  # as a response carried them (handed back)
 
 
 class Base64Source(_Strict):
@@ -73,6 +74,9 @@ class ToolUseBlock(_Strict):
     name: str = Field(min_length=1, max_length=128)
     input: dict[str, Any]
     cache_control: CacheControl | None = None
+    # Fields of the SDK's own ToolUseBlock, so a response's block can be handed back as is.
+    caller: dict[str, Any] | None = None
+    toolset_name: str | None = None
 
 
 class ToolResultBlock(_Strict):

@@ -74,11 +74,12 @@ async def translate_responses(
 ) -> TranslatedResponses:
     """Translate to chat with LiteLLM's bridge, earlier turns of ``previous_response_id``
     first (as their stored input and output items)."""
-    items = (
-        [{"role": "user", "content": asked.input}] if isinstance(asked.input, str) else asked.input
-    )
+    given = asked.model_dump(mode="json", by_alias=True, exclude_none=True)["input"]
+    items = [{"role": "user", "content": given}] if isinstance(given, str) else given
     history, ancestors = await _history(store, team, asked.previous_response_id)
-    echoed = asked.model_dump(exclude_none=True, exclude={"model", "input", "stream"})
+    echoed = asked.model_dump(
+        mode="json", by_alias=True, exclude_none=True, exclude={"model", "input", "stream"}
+    )
     try:
         chat = Bridge.transform_responses_api_request_to_chat_completion_request(
             model=asked.model,
