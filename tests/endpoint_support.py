@@ -11,8 +11,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from tests.conftest import BASE_CONFIG, ConfigFactory
 
-# Two embedding deployments on different fake providers: the primary on "openai", the
-# fallback on "local"; priced from LiteLLM's map (no prices declared).
+# One embedding model served by two fake providers (a fallback must be the same model: vectors
+# of different models cannot be compared), the primary on "openai", the fallback on "local";
+# priced from LiteLLM's map (no prices declared).
 EMBEDDINGS = """
   - model_name: embed
     litellm_params:
@@ -23,7 +24,7 @@ EMBEDDINGS = """
     model_info: {id: embed-primary}
   - model_name: embed
     litellm_params:
-      model: openai/text-embedding-3-large
+      model: openai/text-embedding-3-small
       api_base: os.environ/LOCAL_BASE
       api_key: os.environ/OPENAI_API_KEY
       order: 2

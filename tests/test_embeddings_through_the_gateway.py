@@ -11,9 +11,16 @@ import openai
 import pytest
 
 from tests.conftest import ConfigFactory, Providers
-from tests.endpoint_support import attribute, endpoint_gateway, ledger, observations, spans
+from tests.endpoint_support import (
+    ENDPOINT_CONFIG,
+    attribute,
+    endpoint_gateway,
+    ledger,
+    observations,
+    spans,
+)
 
-SMALL, LARGE = 2e-8, 1.3e-7  # USD per token in LiteLLM's price map
+SMALL = 2e-8  # USD per token of text-embedding-3-small in LiteLLM's price map
 
 pytestmark = pytest.mark.usefixtures("fresh_langfuse")
 
@@ -52,18 +59,18 @@ def test_a_failing_primary_is_answered_by_the_fallback_and_both_are_traced(
     assert raw.headers["x-router-deployment"] == "embed-fallback"
     assert raw.headers["x-router-attempts"] == "2"
     tokens = raw.parse().usage.prompt_tokens
-    assert float(raw.headers["x-router-cost-usd"]) == round(tokens * LARGE, 9)
+    assert float(raw.headers["x-router-cost-usd"]) == round(tokens * SMALL, 9)
     report = ledger(gateway)
     assert report["deployments"] == {
         "embed-primary": 0.0,
-        "embed-fallback": round(tokens * LARGE, 9),
+        "embed-fallback": round(tokens * SMALL, 9),
     }
     traced = spans(gateway, exporter)
     assert len(observations(traced, "embed")) == 1  # one trace, named after the group
     failed, served = sorted(observations(traced, "llm:openai"), key=lambda s: s.start_time)
     assert (attribute(failed, "level"), attribute(served, "level")) == ("ERROR", "DEFAULT")
-    assert attribute(served, "model.name") == "text-embedding-3-large"
-    assert attribute(served, "cost_details")["total"] == tokens * LARGE
+    assert served.attributes["langfuse.observation.metadata.deployment"] == '"embed-fallback"'
+    assert attribute(served, "cost_details")["total"] == tokens * SMALL
 
 
 def test_a_hung_primary_is_left_at_its_first_token_limit(
@@ -166,3 +173,15 @@ def test_repeated_embeddings_are_answered_from_the_cache(
     assert (first.headers["x-router-cache"], second.headers["x-router-cache"]) == ("miss", "hit")
     assert second.parse().data[0].embedding == first.parse().data[0].embedding
     assert providers.openai.stats()["requests"] == 1
+
+
+def test_a_fallback_to_another_embedding_model_is_warned_about(make_config: ConfigFactory) -> None:
+    text = ENDPOINT_CONFIG.replace(
+        "      model: openai/text-embedding-3-small\n      api_base: os.environ/LOCAL_BASE",
+        "      model: openai/text-embedding-3-large\n      api_base: os.environ/LOCAL_BASE",
+    )
+    assert text != ENDPOINT_CONFIG
+    warned = [w for w in make_config(text=text).warnings if "embedding group 'embed'" in w]
+    assert len(warned) == 1
+    assert "text-embedding-3-large, text-embedding-3-small" in warned[0]
+    assert not [w for w in make_config(text=ENDPOINT_CONFIG).warnings if "embedding group" in w]

@@ -223,3 +223,16 @@ def test_a_stream_that_breaks_after_its_first_token_ends_with_an_error_event(
         for event in sdk.responses.create(model="openai-only", input="hi", stream=True):
             kinds.append(event.type)
     assert "response.output_text.delta" in kinds and "response.completed" not in kinds
+
+
+def test_a_gateway_told_to_keep_no_responses_refuses_previous_response_id(
+    make_config: ConfigFactory, serve, providers: Providers
+) -> None:
+    gateway, _ = endpoint_gateway(make_config, serve, "  responses: {store: false}\n")
+    with client(gateway) as sdk:
+        first = sdk.responses.create(model="chat", input="hi")
+        assert first.store is False
+        with pytest.raises(openai.BadRequestError, match="keeps no responses"):
+            sdk.responses.create(model="chat", input="and?", previous_response_id=first.id)
+        with pytest.raises(openai.NotFoundError):
+            sdk.responses.retrieve(first.id)

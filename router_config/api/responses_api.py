@@ -110,6 +110,12 @@ async def _history(
     """Every earlier turn's items, oldest first, and the chain of response ids."""
     if previous is None:
         return [], []
+    if not store.enabled:
+        raise InvalidRequest(
+            "This gateway keeps no responses (router_plugins.responses.store: false): "
+            "send the whole conversation as input instead.",
+            param="previous_response_id",
+        )
     record = await store.get(team, previous)
     if record is None:
         raise ResponseNotFound(
@@ -149,7 +155,8 @@ class ResponsesShape:
         return out
 
     def _finished(self, response: dict[str, Any]) -> dict[str, Any]:
-        response.update(id=self.id, previous_response_id=self._t.previous, store=self._t.store)
+        stored = self._t.store and self._store.enabled
+        response.update(id=self.id, previous_response_id=self._t.previous, store=stored)
         response.pop("_hidden_params", None)
         return response
 

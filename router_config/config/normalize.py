@@ -18,7 +18,7 @@ from router_config.config.deployments import kind_of, sort_deployments
 from router_config.config.failover_budget import budget_issues
 from router_config.config.litellm_cache import map_cache
 from router_config.config.litellm_routing import routing_settings
-from router_config.config.pinning import pin_issues
+from router_config.config.pinning import pin_issues, pinned_version
 from router_config.config.price_check import price_issues
 from router_config.config.routes import (
     group_kind,
@@ -112,6 +112,7 @@ def normalize(
     issues.extend(pin_errors)
     issues.extend(wildcard_issues(config, require))
     warnings += price_warnings + pin_warnings + wildcard_warnings(config, require)
+    warnings += _mixed_embedding_models(config)
     return config.model_copy(update={"warnings": tuple(warnings)})
 
 
@@ -225,6 +226,26 @@ def _fallbacks(
                         issues.append(_unknown_group(f"{path}[{i}].{source}", str(name), shape))
                 issues.extend(_kind_issues(shape, f"{path}[{i}].{source}", str(source), names))
                 out[str(source)] = (*out.get(str(source), ()), *map(str, names))
+    return out
+
+
+def _mixed_embedding_models(config: RouterConfig) -> list[str]:
+    """An embedding group whose deployments or fallbacks are different models would answer
+    with vectors callers cannot compare to those they stored: said once per group."""
+    by_id = {d.id: d for d in config.deployments}
+    out = []
+    for group, kind in config.kinds.items():
+        if kind != "embedding":
+            continue
+        names = [group, *config.fallbacks.get(group, config.default_fallbacks)]
+        ids = [i for name in names for i in config.groups.get(name, (name,)) if i in by_id]
+        models = sorted({pinned_version(by_id[i]) for i in ids if by_id[i].mode == "embedding"})
+        if len(models) > 1:
+            out.append(
+                f"embedding group {group!r} may be answered by different models "
+                f"({', '.join(models)}): their vectors cannot be compared with each other; "
+                "fall back only to deployments of the same model"
+            )
     return out
 
 

@@ -292,9 +292,11 @@ class ResponsesSettings(_Strict):
 
     A response is stored unless the request says ``store: false``, in Redis when
     configured (else in memory, at most ``max_entries``), for ``store_ttl_s`` (OpenAI
-    keeps them 30 days), scoped to the caller's team.
+    keeps them 30 days), scoped to the caller's team. Stored turns hold prompts and
+    answers: ``store: false`` here keeps none (``previous_response_id`` is then refused).
     """
 
+    store: bool = True
     store_ttl_s: float = Field(default=30 * 86_400, gt=0)
     max_entries: int = Field(default=10_000, gt=0)
 

@@ -103,7 +103,9 @@ class Gateway:
         self.planner = Planner(config)
         self.redact = Redactor(config_secrets(config))
         stored = config.plugins.responses  # the Responses API's stored turns
-        self.responses = ResponseStore(redis, stored.store_ttl_s, stored.max_entries)
+        self.responses = ResponseStore(
+            redis, stored.store_ttl_s, stored.max_entries, enabled=stored.store
+        )
         failover = config.plugins.failover
         runner = AttemptRunner(calls, phases, failover, clock, self.redact)
         self.dispatcher = Dispatcher(

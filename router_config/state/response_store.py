@@ -26,8 +26,11 @@ MAX_TURNS = 1000  # a chain longer than this is refused rather than rebuilt
 class ResponseStore:
     """``get``/``put``/``delete`` of response records, scoped to a team, with a TTL."""
 
-    def __init__(self, redis: SharedRedis | None, ttl_s: float, max_entries: int) -> None:
+    def __init__(
+        self, redis: SharedRedis | None, ttl_s: float, max_entries: int, *, enabled: bool = True
+    ) -> None:
         self._redis = redis
+        self.enabled = enabled  # off: nothing is kept (router_plugins.responses.store)
         self.ttl_s = ttl_s
         self._max = max_entries
         self._lru: OrderedDict[tuple[str, str], tuple[float, bytes]] = OrderedDict()
@@ -60,6 +63,8 @@ class ResponseStore:
         return out
 
     async def put(self, team: str, response_id: str, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
         data = orjson.dumps(record)
         if self._redis is not None and self._redis.available:
             key = self._key(team, response_id)
