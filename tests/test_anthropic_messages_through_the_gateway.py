@@ -151,3 +151,18 @@ def test_a_stream_that_breaks_after_its_first_token_ends_with_an_error_event(
         received.extend(stream.text_stream)
     assert "".join(received).startswith("fake")  # the caller saw the start, then an error
     assert providers.anthropic.stats()["requests"] == 0
+
+
+def test_count_tokens_counts_the_prompt_without_calling_a_provider(
+    make_config: ConfigFactory, serve, providers: Providers
+) -> None:
+    gateway, _ = endpoint_gateway(make_config, serve)
+    with client(gateway) as sdk:
+        short = sdk.messages.count_tokens(model="chat", messages=HELLO)
+        longer = sdk.messages.count_tokens(
+            model="chat", messages=HELLO, system="You are a careful assistant.", tools=[WEATHER]
+        )
+        with pytest.raises(anthropic.NotFoundError):
+            sdk.messages.count_tokens(model="embed", messages=HELLO)
+    assert 0 < short.input_tokens < longer.input_tokens
+    assert providers.openai.stats()["requests"] == providers.anthropic.stats()["requests"] == 0

@@ -21,7 +21,7 @@ from litellm.types.utils import ModelResponse, ModelResponseStream
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from router_config.api.anthropic_request import MessagesRequest
+from router_config.api.anthropic_request import CountTokensRequest, MessagesRequest
 from router_config.api.request_models import validated
 from router_config.errors import InvalidRequest, RouterError
 
@@ -52,7 +52,18 @@ class Translated(BaseModel):
 def translate_request(body: Any) -> Translated:
     """Validate a Messages body and translate it to chat with LiteLLM's adapter."""
     asked = validated(MessagesRequest, body)
-    kwargs = asked.model_dump(exclude_none=True, exclude={"stream"})
+    return _translated(asked.model_dump(exclude_none=True, exclude={"stream"}), asked.stream)
+
+
+def translate_count(body: Any) -> Translated:
+    """A ``count_tokens`` body as the chat request it would become (its messages and tools
+    are what is counted)."""
+    asked = validated(CountTokensRequest, body)
+    return _translated({**asked.model_dump(exclude_none=True), "max_tokens": 1}, False)
+
+
+def _translated(kwargs: dict[str, Any], stream: bool) -> Translated:
+    model = str(kwargs["model"])
     try:
         chat, tool_names = _ADAPTER.translate_completion_input_params_with_tool_mapping(
             kwargs, drop_params=True
@@ -63,8 +74,8 @@ def translate_request(body: Any) -> Translated:
         raise InvalidRequest("The request cannot be translated to a chat request.")
     params = {k: v for k, v in dict(chat).items() if k not in ("model", "messages", "stream")}
     return Translated(
-        model=asked.model,
-        stream=asked.stream,
+        model=model,
+        stream=stream,
         messages=list(chat["messages"]),
         params=params,
         tool_names=tool_names,

@@ -189,3 +189,23 @@ class MessagesRequest(_Strict):
         None
     )
     service_tier: Literal["auto", "standard_only"] | None = None
+
+
+class CountTokensRequest(_Strict):
+    """Anthropic's ``POST /v1/messages/count_tokens`` body: a request without its output
+    settings."""
+
+    model: str = Field(min_length=1)
+    messages: list[AnthropicMessage] = Field(min_length=1)
+    system: str | list[TextBlock] | None = None
+    tools: list[Tool] | None = None
+    tool_choice: (
+        Annotated[
+            ToolChoiceAuto | ToolChoiceAny | ToolChoiceTool | ToolChoiceNone,
+            Field(discriminator="type"),
+        ]
+        | None
+    ) = None
+    thinking: Annotated[ThinkingEnabled | ThinkingDisabled, Field(discriminator="type")] | None = (
+        None
+    )

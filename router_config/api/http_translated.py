@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import litellm
 from fastapi import Request
 
-from router_config.api.anthropic_messages import MessagesShape, translate_request
+from router_config.api.anthropic_messages import MessagesShape, translate_count, translate_request
 from router_config.api.http_request import new_context, read_body, resolve
 from router_config.api.responses_api import (
     ResponsesShape,
@@ -75,3 +76,17 @@ async def responses_context(
 def _with_usage(params: dict[str, Any], stream: bool) -> dict[str, Any]:
     """Both APIs end a stream with its usage, so the chat stream must carry it."""
     return {**params, "stream_options": {"include_usage": True}} if stream else dict(params)
+
+
+async def count_tokens(generation: Generation, request: Request) -> dict[str, int]:
+    """Anthropic's ``count_tokens``: the prompt's tokens by LiteLLM's tokenizer for the model
+    the group would try first (an estimate where the provider's tokenizer is not public)."""
+    caller, body = await read_body(generation, request)
+    translated = translate_count(body)
+    target = resolve(generation.config, caller, translated.model, "chat", request.headers)
+    plan = generation.gateway.planner.plan(target.group)
+    model = plan[0].pinned_model if plan else translated.model
+    tokens = litellm.token_counter(
+        model=model, messages=translated.messages, tools=translated.params.get("tools")
+    )
+    return {"input_tokens": int(tokens)}

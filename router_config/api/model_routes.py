@@ -19,7 +19,7 @@ from router_config.api.anthropic_messages import error_response as anthropic_err
 from router_config.api.http_chat import ReplyShape, respond
 from router_config.api.http_legacy import completion_context, embedding_context
 from router_config.api.http_models import model_entry
-from router_config.api.http_translated import messages_context, responses_context
+from router_config.api.http_translated import count_tokens, messages_context, responses_context
 from router_config.api.responses_api import stored_response
 from router_config.errors import ResponseNotFound, RouterError
 from router_config.flow.hooks import Clock, RequestContext
@@ -88,6 +88,16 @@ def add_model_routes(app: FastAPI, live: LiveGateway, clock: Clock) -> None:
             return await serve_shaped(request, messages_context)
         except RouterError as exc:  # Anthropic's SDK reads Anthropic's error shape
             return anthropic_error(exc, getattr(request.state, "request_id", None))
+
+    @app.post("/v1/messages/count_tokens")
+    async def messages_count_tokens(request: Request) -> Response:
+        generation = live.acquire()
+        try:
+            return _json(await count_tokens(generation, request))
+        except RouterError as exc:
+            return anthropic_error(exc, getattr(request.state, "request_id", None))
+        finally:
+            live.release(generation)
 
     @app.get("/v1/models/{model_id:path}")
     @app.get("/models/{model_id:path}", include_in_schema=False)

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from router_config.api.anthropic_request import MessagesRequest
+from router_config.api.anthropic_request import CountTokensRequest, MessagesRequest
 from router_config.api.request_models import CompletionRequest, EmbeddingRequest
 from router_config.api.responses_request import ResponsesRequest
 
@@ -79,6 +79,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         type={"const": "error"},
         error=_object(["type", "message"], type=_STRING, message=_STRING),
     ),
+    "TokenCount": _object(["input_tokens"], input_tokens=_INT),
     "Model": _object(
         ["id", "object"], id=_STRING, object={"const": "model"}, created=_INT, owned_by=_STRING
     ),
@@ -125,6 +126,7 @@ BODIES: dict[tuple[str, str], tuple[type[BaseModel], str, str, bool, dict[str, s
         _MODEL_ERRORS,
     ),
 }
+COUNT_TOKENS = ("post", "/v1/messages/count_tokens")
 # Routes with path parameters only: their answer and statuses.
 ANSWERS: dict[tuple[str, str], tuple[str, dict[str, str]]] = {
     ("get", "/v1/models/{model_id}"): (
@@ -161,6 +163,7 @@ def add_route_documents(schema: dict[str, Any], components: dict[str, Any]) -> N
         operation["responses"] = {"200": {"description": "The answer", "content": content}}
         error = "AnthropicError" if path == "/v1/messages" else "Error"
         _add_errors(operation, errors, error)
+    _add_count_tokens(schema, components)
     for (method, path), (answer, errors) in ANSWERS.items():
         operation = schema["paths"][path][method]
         operation["responses"] = {
@@ -170,6 +173,23 @@ def add_route_documents(schema: dict[str, Any], components: dict[str, Any]) -> N
             }
         }
         _add_errors(operation, errors, "Error")
+
+
+def _add_count_tokens(schema: dict[str, Any], components: dict[str, Any]) -> None:
+    request = CountTokensRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(request.pop("$defs", {}))
+    request["properties"]["model"]["examples"] = ["chat"]
+    components["CountTokensRequest"] = request
+    method, path = COUNT_TOKENS
+    operation = schema["paths"][path][method]
+    operation["requestBody"] = {
+        "required": True,
+        "content": {"application/json": {"schema": _ref("CountTokensRequest")}},
+    }
+    content = {"application/json": {"schema": _ref("TokenCount")}}
+    operation["responses"] = {"200": {"description": "The prompt's tokens", "content": content}}
+    errors = {k: v for k, v in _MODEL_ERRORS.items() if k in ("400", "401", "403", "404", "413")}
+    _add_errors(operation, errors, "AnthropicError")
 
 
 def _add_errors(operation: dict[str, Any], errors: dict[str, str], error: str) -> None:

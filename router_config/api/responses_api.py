@@ -95,13 +95,22 @@ async def translate_responses(
         stream=asked.stream,
         store=asked.store is not False,
         messages=list(chat["messages"]),
-        params={k: v for k, v in chat.items() if k not in _NOT_FORWARDED},
+        params=_chat_params(chat, asked),
         metadata=dict(asked.metadata or {}),
         items=list(items),
         echoed=echoed,
         previous=asked.previous_response_id,
         ancestors=ancestors,
     )
+
+
+def _chat_params(chat: dict[str, Any], asked: ResponsesRequest) -> dict[str, Any]:
+    """The translated request's parameters, and the ones LiteLLM's bridge leaves out that
+    chat takes as they are."""
+    params = {k: v for k, v in chat.items() if k not in _NOT_FORWARDED}
+    if asked.prompt_cache_key is not None:
+        params["prompt_cache_key"] = asked.prompt_cache_key
+    return params
 
 
 async def _history(

@@ -171,7 +171,7 @@ class ResponsesRequest(_Strict):
     user: str | None = Field(default=None, max_length=256)
     safety_identifier: str | None = Field(default=None, max_length=256)
     service_tier: Literal["auto", "default", "flex", "priority"] | None = None
-    truncation: Literal["auto", "disabled"] | None = None
+    truncation: Literal["disabled"] | None = None  # "auto" (dropping items) is not done
     include: list[Literal["reasoning.encrypted_content", "message.output_text.logprobs"]] | None = (
         None
     )

@@ -18,7 +18,7 @@ from router_config.config.deployments import kind_of, sort_deployments
 from router_config.config.failover_budget import budget_issues
 from router_config.config.litellm_cache import map_cache
 from router_config.config.litellm_routing import routing_settings
-from router_config.config.pinning import pin_issues, pinned_version
+from router_config.config.pinning import pin_issues, pin_reference
 from router_config.config.price_check import price_issues
 from router_config.config.routes import (
     group_kind,
@@ -239,7 +239,7 @@ def _mixed_embedding_models(config: RouterConfig) -> list[str]:
             continue
         names = [group, *config.fallbacks.get(group, config.default_fallbacks)]
         ids = [i for name in names for i in config.groups.get(name, (name,)) if i in by_id]
-        models = sorted({pinned_version(by_id[i]) for i in ids if by_id[i].mode == "embedding"})
+        models = sorted({pin_reference(by_id[i]) for i in ids if by_id[i].mode == "embedding"})
         if len(models) > 1:
             out.append(
                 f"embedding group {group!r} may be answered by different models "
