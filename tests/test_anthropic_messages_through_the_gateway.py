@@ -166,3 +166,22 @@ def test_count_tokens_counts_the_prompt_without_calling_a_provider(
             sdk.messages.count_tokens(model="embed", messages=HELLO)
     assert 0 < short.input_tokens < longer.input_tokens
     assert providers.openai.stats()["requests"] == providers.anthropic.stats()["requests"] == 0
+
+
+def test_a_client_that_leaves_a_stream_ends_the_request_and_it_is_paid_for(
+    make_config: ConfigFactory, serve, providers: Providers
+) -> None:
+    from tests.failover_support import wait_for
+
+    providers.openai.set_mode("stall:4000")  # the provider pauses after its first token
+    gateway, _ = endpoint_gateway(make_config, serve)
+    live = gateway.app.state.live
+    body = {"model": "openai-only", "max_tokens": 50, "messages": HELLO, "stream": True}
+    with (
+        httpx.Client(timeout=10) as http,
+        http.stream("POST", f"{gateway.base_url}/v1/messages", json=body) as reply,
+    ):
+        assert next(reply.iter_lines()).startswith("event: message_start")
+        assert live.current.inflight == 1
+    assert wait_for(lambda: live.current.inflight == 0, seconds=2)  # over at once, not in 4 s
+    assert ledger(gateway)["deployments"]["openai-only.openai.0"] > 0  # what it generated
