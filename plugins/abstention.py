@@ -4,8 +4,9 @@ In ``error`` mode (default) it does nothing: the gateway answers 503
 ``all_providers_failed`` listing every attempt, with a Retry-After. In
 ``response`` mode it answers 200 with the configured refusal as the
 assistant's message and ``x-router-abstained: true``, for callers that would
-show an error to a person anyway. It runs after the cache, so a stale answer
-is always preferred to abstaining.
+show an error to a person anyway (a legacy completion gets the refusal as its
+text; an embeddings request always gets the 503: no vector stands for a refusal).
+It runs after the cache, so a stale answer is always preferred to abstaining.
 """
 
 from __future__ import annotations
@@ -41,10 +42,21 @@ class Abstention(GatewayPlugin):
             mode=self._s.mode,
             attempts=len(ctx.attempts),
         )
-        if self._s.mode == "error":
+        if self._s.mode == "error" or ctx.call == "embedding":  # no refusal is a vector
             return None
         ctx.tags.update({"abstained", "degraded"})
         ctx.response_headers.update({"x-router-abstained": "true", "x-router-degraded": "true"})
+        if ctx.call == "text_completion":
+            return {
+                "id": f"cmpl-abstain-{uuid.uuid4().hex[:16]}",
+                "object": "text_completion",
+                "created": int(time.time()),
+                "model": ctx.group,
+                "choices": [
+                    {"index": 0, "text": self._s.message, "logprobs": None, "finish_reason": "stop"}
+                ],
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            }
         return {
             "id": f"chatcmpl-abstain-{uuid.uuid4().hex[:16]}",
             "object": "chat.completion",

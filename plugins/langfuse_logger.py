@@ -1,4 +1,5 @@
-"""``LangfuseLogger``: one Langfuse trace per request, one generation per provider attempt.
+"""``LangfuseLogger``: one Langfuse trace per request, one generation per provider attempt
+(an embedding observation for an embeddings request).
 
 Built on Langfuse SDK v5 (OpenTelemetry; LiteLLM's own ``langfuse`` callback needs the
 old SDK). The root span is named after the model group; each attempt (or deployment
@@ -42,6 +43,8 @@ TRACED_PARAMS = (
     "presence_penalty",
     "frequency_penalty",
     "reasoning_effort",
+    "dimensions",
+    "encoding_format",
 )
 
 
@@ -63,7 +66,7 @@ class LangfuseLogger(GatewayPlugin):
         root = self._client.start_observation(
             name=ctx.group,
             as_type="span",
-            input=ctx.messages if self._content else None,
+            input=ctx.prompt_messages if self._content else None,
             version=self._version,
         )
         self._traces[ctx.state_key] = RequestTrace(root)
@@ -80,10 +83,10 @@ class LangfuseLogger(GatewayPlugin):
         params = {k: ctx.params[k] for k in TRACED_PARAMS if k in ctx.params}
         observation = trace.root.start_observation(
             name=f"llm:{deployment.provider}",
-            as_type="generation",
+            as_type="embedding" if ctx.call == "embedding" else "generation",
             model=deployment.pinned_model,
             model_parameters=params,
-            input=ctx.messages if self._content else None,
+            input=ctx.prompt_messages if self._content else None,
             version=self._version,
             metadata={
                 "deployment": deployment.id,
@@ -118,9 +121,10 @@ class LangfuseLogger(GatewayPlugin):
 
     async def on_success(self, ctx: RequestContext, body: Mapping[str, Any]) -> None:
         trace = self._traces.get(ctx.state_key)
-        if trace is not None and self._content:
-            choices = body.get("choices") or [{}]
-            trace.root.update(output=(choices[0].get("message") or {}).get("content"))
+        if trace is not None and self._content and ctx.call != "embedding":  # no vectors
+            choice = (body.get("choices") or [{}])[0]
+            output = (choice.get("message") or {}).get("content", choice.get("text"))
+            trace.root.update(output=output)
 
     async def on_request_end(self, ctx: RequestContext) -> None:
         """End every span of the request, each carrying the request's facts."""

@@ -149,7 +149,7 @@ class LiteLLMCallbacks(GatewayPlugin):
                     await hook.async_post_call_success_hook(
                         data=events.data(ctx),
                         user_api_key_dict=events.caller(ctx),
-                        response=events.response(body, attempt),
+                        response=events.response(body, attempt, ctx.call),
                     )
                 except Exception as exc:  # observe only: the answer is already decided
                     _log_error(hook, "async_post_call_success_hook", exc)
@@ -177,7 +177,7 @@ class LiteLLMCallbacks(GatewayPlugin):
     ) -> None:
         start, end = self._times(attempt)
         logging_obj = events.logging_obj(ctx, attempt, start, self._success, success=True)
-        response = events.response(body, attempt)
+        response = events.response(body, attempt, ctx.call)
         if ctx.stream:
             logging_obj.model_call_details["complete_streaming_response"] = response
         try:

@@ -83,10 +83,21 @@ def answer(ctx: RequestContext, text: str) -> dict[str, Any]:
     }
 
 
-def response(body: Mapping[str, Any], attempt: Attempt | None) -> Any:
-    from litellm.types.utils import ModelResponse
+# LiteLLM's call type and response class for each of our call types.
+CALL_TYPES = {
+    "chat": "acompletion",
+    "text_completion": "atext_completion",
+    "embedding": "aembedding",
+}
 
-    response = ModelResponse(**dict(body))
+
+def response(body: Mapping[str, Any], attempt: Attempt | None, call: str = "chat") -> Any:
+    from litellm.types.utils import EmbeddingResponse, ModelResponse, TextCompletionResponse
+
+    kind = {"embedding": EmbeddingResponse, "text_completion": TextCompletionResponse}.get(
+        call, ModelResponse
+    )
+    response = kind(**dict(body))
     if attempt is not None:
         response._hidden_params = {
             "response_cost": attempt.cost_usd,
@@ -112,9 +123,9 @@ def logging_obj(
     chosen = list(callbacks)
     logging_obj = Logging(
         model=dep.pinned_model,
-        messages=ctx.messages,
+        messages=ctx.prompt_messages,
         stream=ctx.stream,
-        call_type="acompletion",
+        call_type=CALL_TYPES[ctx.call],
         start_time=start,
         litellm_call_id=f"{ctx.request_id}-{attempt.number}",
         function_id=ctx.request_id,

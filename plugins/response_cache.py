@@ -91,7 +91,7 @@ class ResponseCache(GatewayPlugin):
     def _cacheable(self, ctx: RequestContext) -> bool:
         if self._s.opt_in and "use-cache" not in self._directives(ctx):
             return False  # LiteLLM's cache mode default_off: only requests that ask
-        if self._s.mode == "all":
+        if self._s.mode == "all" or ctx.call == "embedding":  # an embedding is deterministic
             return True
         return ctx.params.get("temperature") == 0 or ctx.params.get("seed") is not None
 

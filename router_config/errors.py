@@ -86,6 +86,15 @@ class ModelNotFound(RouterError):
     code = "model_not_found"
 
 
+class ResponseNotFound(RouterError):
+    """A stored Responses API response (``previous_response_id``) is unknown to this team,
+    or has expired."""
+
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "response_not_found"
+
+
 class PayloadTooLarge(RouterError):
     """The request body is over the configured limit."""
 

@@ -108,13 +108,15 @@ def health_probe(
 
     async def probe(deployment: Deployment) -> tuple[bool, str | None, str, float]:
         limit = phases.for_attempt(deployment, 10, last=False).first_token_s
+        embeds = deployment.mode == "embedding"  # an embedding model is asked to embed
         ping = ProviderCall(
             deployment,
             0,
-            [{"role": "user", "content": "ping"}],
-            {"max_tokens": 1},
+            [] if embeds else [{"role": "user", "content": "ping"}],
+            {"input": "ping"} if embeds else {"max_tokens": 1},
             read_s=limit,
             connect_s=min(limit, settings.connect_timeout_s),
+            call="embedding" if embeds else "chat",
         )
         started = clock()
         try:

@@ -1,6 +1,6 @@
 """Model names resolve as LiteLLM's proxy resolves them: model_group_alias, wildcard routes,
-default_fallbacks, fallbacks to a deployment id, tag routing; deployments of other modes stay
-out of chat routing and /v1/models."""
+default_fallbacks, fallbacks to a deployment id, tag routing; embedding models serve only
+/v1/embeddings, and deployments of modes no endpoint serves stay out of routing and /v1/models."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_aliases_resolve_and_only_visible_ones_are_listed(
         reply = post(gateway, name)
         assert reply.status_code == 200 and reply.headers["x-router-deployment"] == "chat-main"
     listed = {m["id"] for m in httpx.get(f"{gateway.openai_base}/models").json()["data"]}
-    assert listed == {"chat", "backup", "gpt-4"}  # no hidden alias, no embeddings or images
+    assert listed == {"chat", "backup", "gpt-4", "embeddings"}  # no hidden alias, no images
 
 
 def test_wildcard_routes_serve_the_model_the_caller_names(
@@ -91,13 +91,12 @@ def test_deployments_of_other_modes_never_get_chat_requests(
     make_config: ConfigFactory, serve, providers: Providers
 ) -> None:
     config = make_config(text=CONFIG)
-    assert {d.group: d.mode for d in config.others} == {
-        "embeddings": "embedding",
-        "images": "image_generation",
-    }
+    assert {d.group: d.mode for d in config.others} == {"images": "image_generation"}
+    assert config.kinds["embeddings"] == "embedding"
     gateway = serve(config)
-    reply = post(gateway, "embeddings")
-    assert reply.status_code == 404 and reply.json()["error"]["code"] == "model_not_found"
+    for name in ("embeddings", "images"):  # not even the "*" wildcard route takes them
+        reply = post(gateway, name)
+        assert reply.status_code == 404 and reply.json()["error"]["code"] == "model_not_found"
     assert providers.openai.stats()["requests"] == 0
 
 

@@ -79,7 +79,8 @@ def test_too_many_messages_is_400_naming_messages(url: str) -> None:
 def test_unknown_route_is_an_openai_shaped_404(url: str) -> None:
     response = httpx.get(url.replace("/chat/completions", "/nothing-here"))
     assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert response.json()["error"]["code"] == "unsupported_endpoint"
+    assert "GET /v1/nothing-here is not an endpoint" in response.json()["error"]["message"]
 
 
 def test_no_bad_request_reaches_a_provider(url: str, providers: Providers) -> None:

@@ -54,7 +54,7 @@ def test_check_on_the_example_config_prints_groups_in_order(
     result = runner.invoke(app, ["check", str(ROOT / "litellm_config.yaml")])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert "OK, 4 deployments in 2 model groups" in lines[0]
+    assert "OK, 5 deployments in 3 model groups" in lines[0]
     out = result.output
     assert (
         out.index("openai-gpt-4o ")
@@ -63,7 +63,8 @@ def test_check_on_the_example_config_prints_groups_in_order(
     )
     assert "vllm.internal:8000" in result.output
     assert "sk-a" not in result.output
-    assert "calls, direct (OpenAI format, pooled): openai-gpt-4o, openai-gpt-4o-mini" in out
+    direct = "openai-gpt-4o, openai-gpt-4o-mini, openai-embedding-3-small"
+    assert f"calls, direct (OpenAI format, pooled): {direct}" in out
     assert "calls, through LiteLLM's Router: anthropic-claude-sonnet, local-llama" in out
 
 

@@ -3,7 +3,9 @@
 Each case sends the same request to two gateways over the same fake provider,
 one with ``transport.direct_openai`` on (the default) and one with it off,
 and compares what the caller sees: status, error, answer, usage, cost, and how
-the failure was classified (the 503 names each attempt's reason).
+the failure was classified (the 503 names each attempt's reason). The other direct
+paths have their own halves: test_direct_calls_match_litellm_for_embeddings.py and
+test_direct_calls_match_litellm_for_text.py (legacy completions).
 """
 
 from __future__ import annotations

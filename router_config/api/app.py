@@ -1,6 +1,8 @@
 """The FastAPI app: translates HTTP to gateway calls and back, nothing more.
 
 Routes: ``POST /v1/chat/completions`` (JSON or SSE, see ``http_chat``), ``GET /v1/models``,
+the other model routes (``model_routes``: embeddings, completions, responses, messages, a
+model by id),
 ``GET /health`` (liveness), ``GET /health/readiness``, and for the master key
 ``GET /health/providers``, ``GET /admin/spend`` and ``POST /admin/reload`` (hot reload,
 also on SIGHUP, see ``live``).
@@ -27,10 +29,11 @@ from plugins.version_history import config_hash
 from router_config.api.admission import Admission
 from router_config.api.http_chat import serve_chat
 from router_config.api.http_errors import install_error_handlers
+from router_config.api.http_models import model_list
+from router_config.api.model_routes import add_model_routes
 from router_config.api.openapi import install_openapi
 from router_config.api.request_ids import RequestIds
 from router_config.config.loader import load_config
-from router_config.config.routes import model_names
 from router_config.config.schema import RouterConfig
 from router_config.errors import (
     ConfigError,
@@ -134,18 +137,15 @@ def create_app(
             generation, request, admission, clock, lambda: live.release(generation)
         )
 
+    add_model_routes(app, live, clock, admission)  # embeddings, completions, responses, messages
+
     @app.get("/v1/models")
     @app.get("/models", include_in_schema=False)
     async def models(request: Request) -> Response:
         current = live.current
-        current.auth.caller(request.headers)
-        data = [
-            {"id": name, "object": "model", "created": 0, "owned_by": "llm-router"}
-            for name in model_names(current.config)  # chat groups and visible aliases
-        ]
-        return Response(
-            orjson.dumps({"object": "list", "data": data}), media_type="application/json"
-        )
+        caller = current.auth.caller(request.headers)
+        listed = model_list(current.config, caller)  # served groups and aliases it may use
+        return Response(orjson.dumps(listed), media_type="application/json")
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Bearer-key authentication: the master key and client keys with their team.
+"""Bearer-key authentication (or ``x-api-key``): the master key and client keys with their team.
 
 Keys are compared by sha256 digest in constant time; the plain client keys
 are never held in memory after the config is loaded. With no key configured
@@ -84,8 +84,10 @@ class Authenticator:
 
 
 def _bearer(headers: Mapping[str, str]) -> str | None:
+    """The key from ``Authorization: Bearer``, else ``x-api-key`` (how the ``anthropic`` SDK
+    and Claude-based tools send it)."""
     value = headers.get("authorization", "")
     scheme, _, token = value.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return None
+        return headers.get("x-api-key", "").strip() or None
     return token.strip()

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 import anyio
 import orjson
@@ -25,7 +25,7 @@ from router_config.api.admission import Admission
 from router_config.api.auth import Caller
 from router_config.api.chat_request import parse_chat_request
 from router_config.api.http_protocol import TIMED_OUT
-from router_config.api.json_body import BodyLimits, parse_json, read_body
+from router_config.api.json_body import BodyLimits, check_structure, parse_json, read_body
 from router_config.api.sse import sse_events
 from router_config.config.routes import resolve_group
 from router_config.errors import (
@@ -41,6 +41,12 @@ from router_config.flow.hooks import Clock, RequestContext
 from router_config.live import Generation
 from router_config.logs import emit
 
+# Reads and validates an admitted request: its context, and for a translated API (Responses,
+# Anthropic's Messages) the shape its reply is given.
+Build = Callable[
+    [Generation, Request, Caller, float], Awaitable["RequestContext | tuple[RequestContext, Any]"]
+]
+
 
 async def serve_chat(
     generation: Generation,
@@ -49,7 +55,21 @@ async def serve_chat(
     clock: Clock,
     release: Callable[[], None],
 ) -> Response:
-    """Admit, read, validate and serve one request; ``release`` runs once it is over."""
+    """Admit, read, validate and serve one chat request; ``release`` runs once it is over."""
+    return await serve_admitted(generation, request, admission, clock, release, request_context)
+
+
+async def serve_admitted(
+    generation: Generation,
+    request: Request,
+    admission: Admission,
+    clock: Clock,
+    release: Callable[[], None],
+    build: Build,
+) -> Response:
+    """What every model route does: authenticate, admit (before any work), then ``build``
+    reads and validates the body, and the gateway serves it. ``release`` runs once the
+    request is over; a request refused on the way still counts against its caller's limits."""
     try:
         caller = generation.auth.caller(request.headers)
         ticket = await admission.enter(caller, generation.config.plugins.server)
@@ -62,17 +82,27 @@ async def serve_chat(
         release()
 
     try:
-        ctx = await request_context(generation, request, caller, clock())
+        built = await build(generation, request, caller, clock())
     except BaseException as exc:
         done()
         if isinstance(exc, RouterError):  # a bad request still spends a slot of its limit
             await admission.count_refused(generation.gateway, caller)
         raise
+    ctx, shape = built if isinstance(built, tuple) else (built, None)
     try:
-        return await respond(generation.gateway, ctx, done)
+        return await respond(generation.gateway, ctx, done, shape)
     except RateLimited as exc:
         admission.learn(exc)
         raise
+
+
+async def read_json(request: Request, caller: Caller, limits: Any) -> Any:
+    """The body of an admitted request: read within the byte limit, parsed, and held to the
+    structural limits (depth, items, key sizes) before any validation of its own."""
+    body = parse_json(await _read(request, caller, limits.max_body_bytes))
+    if isinstance(body, dict):
+        check_structure(body, BodyLimits.of(limits))
+    return body
 
 
 async def request_context(
@@ -154,8 +184,31 @@ class ClosingStreamingResponse(StreamingResponse):
                 await closer()
 
 
-async def respond(gateway: Gateway, ctx: RequestContext, done: Callable[[], None]) -> Response:
-    """Serve ``ctx``; ``done`` runs once the request is over (for a stream: after its end)."""
+class ReplyShape(Protocol):
+    """Renders a chat answer in another API's format (Anthropic's Messages, the Responses
+    API): the whole body, or the stream as that API's SSE bytes (closing ``chunks`` and
+    calling ``on_end`` however it ends)."""
+
+    async def body(
+        self, body: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> Mapping[str, Any]: ...
+
+    def stream(
+        self,
+        chunks: AsyncIterator[dict[str, Any]],
+        headers: Mapping[str, str],
+        on_end: Callable[[], Awaitable[None]],
+    ) -> AsyncIterator[bytes]: ...
+
+
+async def respond(
+    gateway: Gateway,
+    ctx: RequestContext,
+    done: Callable[[], None],
+    shape: ReplyShape | None = None,
+) -> Response:
+    """Serve ``ctx``; ``done`` runs once the request is over (for a stream: after its end).
+    ``shape`` renders the answer in another API's format (default: as it came)."""
 
     async def finish() -> None:
         # A client that leaves a stream makes Starlette cancel it, and every await in the
@@ -179,16 +232,19 @@ async def respond(gateway: Gateway, ctx: RequestContext, done: Callable[[], None
         raise
     if reply.chunks is None:
         try:
+            assert reply.body is not None
+            body = reply.body if shape is None else await shape.body(reply.body, reply.headers)
             return Response(
-                orjson.dumps(reply.body), media_type="application/json", headers=reply.headers
+                orjson.dumps(body), media_type="application/json", headers=reply.headers
             )
         finally:
             await finish()
-    return ClosingStreamingResponse(
-        sse_events(reply.chunks, finish),
-        media_type="text/event-stream",
-        headers=reply.headers,
+    events = (
+        sse_events(reply.chunks, finish)
+        if shape is None
+        else shape.stream(reply.chunks, reply.headers, finish)
     )
+    return ClosingStreamingResponse(events, media_type="text/event-stream", headers=reply.headers)
 
 
 def _caller_deadline(headers: Any, now: float) -> float | None:

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from router_config.api.unsupported import not_found_message, wrong_method_message
 from router_config.errors import RouterError
 
 log = logging.getLogger("llm_router.http")
@@ -49,11 +50,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        code = "not_found" if exc.status_code == 404 else "http_error"
+        message, code = str(exc.detail), "http_error"
+        if exc.status_code == 404:  # never a bare "Not Found": name the endpoint
+            message = not_found_message(request.method, request.url.path)
+            code = "unsupported_endpoint"
+        elif exc.status_code == 405:
+            message = wrong_method_message(request.method, request.url.path)
+            code = "method_not_allowed"
         return Response(
-            error_body(str(exc.detail), "invalid_request_error", code, None),
+            error_body(message, "invalid_request_error", code, None),
             status_code=exc.status_code,
             media_type="application/json",
+            headers=getattr(exc, "headers", None),
         )
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from router_config.api.chat_request import ChatRequest
+from router_config.api.openapi_routes import add_route_documents
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 _ERROR_SCHEMA = {
@@ -108,6 +109,7 @@ def _complete(schema: dict[str, Any]) -> dict[str, Any]:
             "text/event-stream": {"schema": {"type": "string"}},
         },
     }
+    add_route_documents(schema, components)  # embeddings, completions, responses, messages...
     for (method, path), errors in _ERRORS.items():
         responses = schema["paths"][path][method]["responses"]
         responses.pop("422", None)

@@ -79,8 +79,9 @@ TABLE: dict[str, Support] = {
     "model_list[].litellm_params.input_cost_per_second": _h("price per second of the call"),
     "model_list[].model_info.id": _h("the deployment's id (logs, headers, breaker)"),
     "model_list[].model_info.mode": _d(
-        "only chat (and completion) deployments serve /v1/chat/completions; others are listed "
-        "by check and kept out of chat routing and /v1/models"
+        "chat (and completion, responses) deployments serve chat, completions, responses and "
+        "messages; embedding ones serve /v1/embeddings; other modes are listed by check and "
+        "never routed"
     ),
     "model_list[].model_info.base_model": _h("the model priced from LiteLLM's map"),
     "model_list[].model_info.*": _h("prices as in LiteLLM; other keys are informational"),

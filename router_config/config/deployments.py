@@ -1,10 +1,11 @@
 """``model_list`` entries to ``Deployment`` values, sorted by what they can serve.
 
-Three kinds come out, as LiteLLM's proxy treats them: chat deployments (routed
-for ``/v1/chat/completions``), wildcard routes (``model_name: "*"`` or
-``"anthropic/*"``: resolved per request to the model the caller names), and
-deployments of other modes (embeddings, images...: listed by ``check``, kept
-out of chat routing). A deployment whose provider LiteLLM cannot tell is not
+Three kinds come out, as LiteLLM's proxy treats them: served deployments (chat
+models, routed for chat, legacy completions, the Responses API and Anthropic's
+Messages; embedding models, routed for ``/v1/embeddings``), wildcard routes
+(``model_name: "*"`` or ``"anthropic/*"``: resolved per request to the model the
+caller names), and deployments of other modes (images, audio...: listed by
+``check``, never routed). A deployment whose provider LiteLLM cannot tell is not
 served, with a warning, as LiteLLM's proxy skips it (``ignore_invalid_deployments``).
 """
 
@@ -21,6 +22,19 @@ from router_config.errors import ConfigIssue
 # Modes whose deployments answer chat completions (LiteLLM turns chat into a completion
 # prompt for "completion" models); every other mode is kept out of chat routing.
 CHAT_MODES = frozenset({"chat", "completion", "responses"})
+EMBEDDING_MODES = frozenset({"embedding"})
+SERVED_MODES = CHAT_MODES | EMBEDDING_MODES
+# What a request's call type needs of a deployment: its kind (chat or embedding). Legacy
+# text completions are served by chat deployments (LiteLLM translates for chat models
+# and calls /completions itself for completion models).
+CALL_KINDS = {"chat": "chat", "text_completion": "chat", "embedding": "embedding"}
+
+
+def kind_of(mode: str) -> str:
+    """``embedding`` or ``chat``: which call types a deployment of this mode serves."""
+    return "embedding" if mode in EMBEDDING_MODES else "chat"
+
+
 # litellm_params that only steer routing: ours to apply, never sent to a provider. The
 # retry counts are dropped too: a retrying SDK inside an attempt would break the deadline.
 ROUTING_PARAMS = ("weight", "tags", "tag_regex", "max_retries", "num_retries")
@@ -30,7 +44,7 @@ ROUTING_PARAMS = ("weight", "tags", "tag_regex", "max_retries", "num_retries")
 class Sorted:
     """Deployments by kind, and what was said about them."""
 
-    chat: list[Deployment] = field(default_factory=list)
+    served: list[Deployment] = field(default_factory=list)
     wildcards: list[Deployment] = field(default_factory=list)
     other: list[Deployment] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -65,8 +79,8 @@ def sort_deployments(entries: tuple[ModelEntry, ...], issues: list[ConfigIssue])
             )
         if "*" in entry.model_name:
             out.wildcards.append(dep)
-        elif dep.mode in CHAT_MODES:
-            out.chat.append(dep)
+        elif dep.mode in SERVED_MODES:
+            out.served.append(dep)
         else:
             out.other.append(dep)
     return out

@@ -14,14 +14,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from router_config.config.callback_names import configured_callbacks
-from router_config.config.deployments import sort_deployments
+from router_config.config.deployments import kind_of, sort_deployments
 from router_config.config.failover_budget import budget_issues
 from router_config.config.litellm_cache import map_cache
 from router_config.config.litellm_routing import routing_settings
-from router_config.config.pinning import pin_issues
+from router_config.config.pinning import pin_issues, pin_reference
 from router_config.config.price_check import price_issues
 from router_config.config.redis_settings import redis_settings
-from router_config.config.routes import resolve_group, wildcard_issues, wildcard_warnings
+from router_config.config.routes import (
+    group_kind,
+    resolve_group,
+    wildcard_issues,
+    wildcard_warnings,
+)
 from router_config.config.schema import ClientKey, Deployment, RawConfig, RouterConfig
 from router_config.errors import ConfigIssue
 from router_config.keyhash import sha256_hex
@@ -44,13 +49,15 @@ def normalize(
     found = sort_deployments(raw.model_list, issues)
     warnings = list(found.warnings)
     groups: dict[str, list[str]] = {}
-    for dep in sorted(found.chat, key=_priority):
+    for dep in sorted(found.served, key=_priority):
         groups.setdefault(dep.group, []).append(dep.id)
     aliases, hidden = _aliases(raw.router_settings, issues)
+    kinds = _kinds(found.served, issues)
     shape = RouterConfig(
         source=source,
-        deployments=tuple(found.chat),
+        deployments=tuple(found.served),
         groups={name: tuple(ids) for name, ids in groups.items()},
+        kinds=kinds,
         fallbacks={},
         context_window_fallbacks={},
         content_policy_fallbacks={},
@@ -66,7 +73,7 @@ def normalize(
         hidden_aliases=hidden,
     )
     for alias, target in aliases.items():
-        if resolve_group(shape, target) is None:
+        if resolve_group(shape, target, call=None) is None:
             path = f"router_settings.model_group_alias.{alias}"
             issues.append(_unknown_group(path, target, shape))
     fallbacks = {kind: _fallbacks(raw, kind, shape, issues) for kind in FALLBACK_KINDS}
@@ -106,11 +113,31 @@ def normalize(
     issues.extend(pin_errors)
     issues.extend(wildcard_issues(config, require))
     warnings += price_warnings + pin_warnings + wildcard_warnings(config, require)
+    warnings += _mixed_embedding_models(config)
     return config.model_copy(update={"warnings": tuple(warnings)})
 
 
 def _priority(dep: Deployment) -> tuple[int, int]:
     return (dep.order if dep.order is not None else 1_000_000, dep.index)
+
+
+def _kinds(deployments: list[Deployment], issues: list[ConfigIssue]) -> dict[str, str]:
+    """Each group's kind; a group mixing chat and embedding models is refused (a request
+    could be sent to a model that cannot answer it)."""
+    kinds: dict[str, str] = {}
+    for dep in deployments:
+        kind = kind_of(dep.mode)
+        known = kinds.setdefault(dep.group, kind)
+        if known != kind:
+            issues.append(
+                ConfigIssue(
+                    f"model_list[{dep.index}].model_name",
+                    f"model group {dep.group!r} mixes {known} and {kind} models "
+                    f"({dep.pinned_model} is a {dep.mode} model)",
+                    "give embedding models a model_name of their own",
+                )
+            )
+    return kinds
 
 
 def _aliases(
@@ -150,7 +177,7 @@ def _default_fallbacks(
             continue
         names = [value] if isinstance(value, str) else list(value)
         for name in map(str, names):
-            if resolve_group(shape, name) is None:
+            if resolve_group(shape, name, call=None) is None:
                 issues.append(_unknown_group(f"{section}.default_fallbacks", name, shape))
             elif name not in out:
                 out.append(name)
@@ -196,10 +223,47 @@ def _fallbacks(
             for source, targets in item.items():
                 names = [targets] if isinstance(targets, str) else list(targets or [])
                 for name in [source, *names]:
-                    if resolve_group(shape, str(name)) is None:
+                    if resolve_group(shape, str(name), call=None) is None:
                         issues.append(_unknown_group(f"{path}[{i}].{source}", str(name), shape))
+                issues.extend(_kind_issues(shape, f"{path}[{i}].{source}", str(source), names))
                 out[str(source)] = (*out.get(str(source), ()), *map(str, names))
     return out
+
+
+def _mixed_embedding_models(config: RouterConfig) -> list[str]:
+    """An embedding group whose deployments or fallbacks are different models would answer
+    with vectors callers cannot compare to those they stored: said once per group."""
+    by_id = {d.id: d for d in config.deployments}
+    out = []
+    for group, kind in config.kinds.items():
+        if kind != "embedding":
+            continue
+        names = [group, *config.fallbacks.get(group, config.default_fallbacks)]
+        ids = [i for name in names for i in config.groups.get(name, (name,)) if i in by_id]
+        models = sorted({pin_reference(by_id[i]) for i in ids if by_id[i].mode == "embedding"})
+        if len(models) > 1:
+            out.append(
+                f"embedding group {group!r} may be answered by different models "
+                f"({', '.join(models)}): their vectors cannot be compared with each other; "
+                "fall back only to deployments of the same model"
+            )
+    return out
+
+
+def _kind_issues(
+    shape: RouterConfig, path: str, source: str, targets: list[Any]
+) -> list[ConfigIssue]:
+    """A fallback serves the same kind of request as its source (chat or embedding)."""
+    want = group_kind(shape, source)
+    return [
+        ConfigIssue(
+            path,
+            f"{source!r} serves {want} requests but its fallback {name!r} serves {got} ones",
+            f"list only {want} model groups as fallbacks of {source!r}",
+        )
+        for name in map(str, targets)
+        if want is not None and (got := group_kind(shape, name)) is not None and got != want
+    ]
 
 
 def _client_keys(raw: RawConfig, issues: list[ConfigIssue]) -> tuple[ClientKey, ...]:

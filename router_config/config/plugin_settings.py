@@ -326,6 +326,20 @@ class TransportSettings(_Strict):
     direct_openai: bool = True
 
 
+class ResponsesSettings(_Strict):
+    """The Responses API's stored responses (``previous_response_id``, ``GET /v1/responses``).
+
+    A response is stored unless the request says ``store: false``, in Redis when
+    configured (else in memory, at most ``max_entries``), for ``store_ttl_s`` (OpenAI
+    keeps them 30 days), scoped to the caller's team. Stored turns hold prompts and
+    answers: ``store: false`` here keeps none (``previous_response_id`` is then refused).
+    """
+
+    store: bool = True
+    store_ttl_s: float = Field(default=30 * 86_400, gt=0)
+    max_entries: int = Field(default=10_000, gt=0)
+
+
 class PluginsConfig(_Strict):
     """The whole ``router_plugins:`` section.
 
@@ -349,3 +363,4 @@ class PluginsConfig(_Strict):
     budgets: BudgetSettings = BudgetSettings()
     langfuse: LangfuseSettings = LangfuseSettings()
     shared_state: SharedStateSettings = Field(default_factory=SharedStateSettings)
+    responses: ResponsesSettings = ResponsesSettings()

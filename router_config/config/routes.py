@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from litellm.litellm_core_utils.pattern_match_deployments import PatternMatchRouter, PatternUtils
 
-from router_config.config.deployments import provider_of
+from router_config.config.deployments import CALL_KINDS, kind_of, map_mode, provider_of
 from router_config.config.schema import Deployment, RouterConfig
 from router_config.errors import ConfigIssue
 
@@ -26,22 +26,37 @@ from router_config.errors import ConfigIssue
 WILDCARD_SEPARATOR = ":"
 
 
-def resolve_group(config: RouterConfig, name: str) -> str | None:
-    """The group that serves ``name`` (an alias's target, or ``name`` itself), else None."""
+def resolve_group(config: RouterConfig, name: str, call: str | None = "chat") -> str | None:
+    """The group that serves ``name`` (an alias's target, or ``name`` itself) for requests of
+    type ``call`` (chat, text_completion, embedding; None: any), else None."""
+    want = CALL_KINDS[call] if call is not None else None
     target = config.aliases.get(name, name)
     if target in config.groups:
-        return target
-    if any(d.id == target for d in config.deployments):
-        return target  # a deployment id: LiteLLM accepts one as a fallback (or model) name
+        return target if want in (None, config.kinds.get(target)) else None
+    dep = next((d for d in config.deployments if d.id == target), None)
+    if dep is not None:  # a deployment id: LiteLLM accepts one as a fallback (or model) name
+        return target if want in (None, kind_of(dep.mode)) else None
     if any(d.group == target for d in config.others):
-        return None  # an embedding or image group: never a chat route, not even a wildcard's
-    if name not in config.aliases and wildcard_deployments(config.wildcards, name):
-        return name
+        return None  # an image or audio group: never routed, not even by a wildcard
+    if name not in config.aliases:
+        found = wildcard_deployments(config.wildcards, name)
+        if any(want in (None, kind_of(d.mode)) for d in found):
+            return name
     return None
 
 
+def group_kind(config: RouterConfig, name: str) -> str | None:
+    """``chat`` or ``embedding`` for a group, alias or deployment id; None if unknown."""
+    target = config.aliases.get(name, name)
+    if target in config.kinds:
+        return config.kinds[target]
+    dep = next((d for d in config.deployments if d.id == target), None)
+    return kind_of(dep.mode) if dep is not None else None
+
+
 def model_names(config: RouterConfig) -> list[str]:
-    """What ``/v1/models`` lists: chat groups, then aliases of chat groups not hidden."""
+    """What ``/v1/models`` lists: served groups (chat and embedding), then aliases of them
+    that are not hidden."""
     names = list(config.groups)
     for alias, target in config.aliases.items():
         if target in config.groups and alias not in config.hidden_aliases and alias not in names:
@@ -97,6 +112,7 @@ def _concrete(template: Deployment, name: str, model: str) -> Deployment | None:
         pinned, provider = provider_of(model, template.api_base)
     except Exception:  # the caller named something this route's provider cannot serve
         return None
+    mode = template.model_info.get("mode") or map_mode(f"{provider}/{pinned}", provider)
     return template.model_copy(
         update={
             "id": f"{template.id}{WILDCARD_SEPARATOR}{model}",
@@ -104,6 +120,7 @@ def _concrete(template: Deployment, name: str, model: str) -> Deployment | None:
             "model": model,
             "pinned_model": pinned,
             "provider": provider,
+            "mode": str(mode or "chat"),
             "litellm_params": {**template.litellm_params, "model": model},
             "model_info": {k: v for k, v in template.model_info.items() if k != "id"},
         }

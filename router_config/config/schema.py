@@ -159,7 +159,9 @@ class RouterConfig(BaseModel):
     routing: RoutingSettings = RoutingSettings()
     # Wildcard routes (model_name "*", "anthropic/*"): resolved per request (``wildcards``).
     wildcards: tuple[Deployment, ...] = ()
-    # Deployments of other modes (embeddings, images...): listed, never routed for chat.
+    # What each group serves: "chat" (chat, completions, responses, messages) or "embedding".
+    kinds: Mapping[str, str] = Field(default_factory=dict)
+    # Deployments of modes no endpoint serves (images, audio...): listed, never routed.
     others: tuple[Deployment, ...] = ()
     aliases: Mapping[str, str] = Field(default_factory=dict)  # model_group_alias
     hidden_aliases: frozenset[str] = frozenset()

@@ -6,7 +6,9 @@ starts answering, never by how long a healthy answer takes. A chunk that only
 announces the role (some servers send it at once) is not a token. The first
 token's arrival is reported to the attempt loop (``on_first_token``) the moment
 it happens: that is what ends a hedged race. A deployment that cannot stream is
-called whole, with a limit that grows with ``max_tokens``.
+called whole, with a limit that grows with ``max_tokens``; so is an embedding
+(no output tokens: its limit is the first-token limit, prefill of its input
+included). Legacy completions stream like chat, in their own chunk shape.
 
 Time limits are clock instants in ``Limits``; which one cut an attempt decides
 what the cut means: the deployment's own first-token limit is a provider fault
@@ -16,6 +18,7 @@ caller's own ``x-router-timeout-ms`` is the caller's (``caller_deadline``, 504).
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import logging
@@ -31,7 +34,7 @@ from router_config.flow.hooks import Attempt, Clock, RequestContext
 from router_config.flow.phases import Phases
 from router_config.flow.replay import replay_as_chunks
 from router_config.logs import emit
-from router_config.providers.assemble import Assembler
+from router_config.providers.assemble import assembler_for
 from router_config.providers.classify import Failure, classify, stream_refused
 from router_config.providers.direct_openai import MalformedResponse
 from router_config.providers.pricing import cost_usd, counted_usage, usage_from
@@ -103,7 +106,7 @@ class AttemptRunner:
         """The attempt's outcome, with ``attempt`` filled in either way."""
         dep = attempt.deployment
         try:
-            if self._calls.can_stream(dep):
+            if self._calls.can_stream(dep, ctx.call) and not whole_only(ctx):
                 try:
                     served = await self._streamed(ctx, attempt, key_index, limits, on_first_token)
                 except Exception as exc:
@@ -145,6 +148,7 @@ class AttemptRunner:
             connect_s=self._s.connect_timeout_s,
             stream=stream,
             caller_streams=ctx.stream,
+            call=ctx.call,
         )
 
     async def _streamed(
@@ -189,7 +193,7 @@ class AttemptRunner:
         limits: Limits,
     ) -> Served:
         """Read the rest of a stream for a caller that wants one body."""
-        assembler = Assembler()
+        assembler = assembler_for(ctx.call)
         for chunk in buffered:
             assembler.add(chunk)
         total_at = attempt.started + self._s.total_timeout_s
@@ -207,7 +211,7 @@ class AttemptRunner:
         body = assembler.body()
         usage = usage_from(assembler.usage)
         if not usage.total_tokens:  # a provider that ignores stream_options
-            usage = counted_usage(attempt.deployment, ctx.messages, assembler.text)
+            usage = counted_usage(attempt.deployment, ctx.prompt_messages, assembler.text)
             body["usage"] = usage_dict(usage)
         self._succeed(attempt, body, body.get("model"), assembler.litellm_cost, usage)
         return Served(attempt=attempt, body=body)
@@ -222,14 +226,17 @@ class AttemptRunner:
     ) -> Served:
         """A deployment that cannot stream: its whole answer is its first token."""
         call = self._call(ctx, attempt, key_index, stream=False)
-        tokens = ctx.max_output_tokens or DEFAULT_MAX_TOKENS
+        tokens = 0 if ctx.call == "embedding" else ctx.max_output_tokens or DEFAULT_MAX_TOKENS
         own = limits.first_token_at + tokens * self._s.nonstream_s_per_token
         own = min(own, attempt.started + self._s.total_timeout_s)
         cut = _earliest((own, "timeout"), (limits.caller_at, "caller_deadline"))
         async with _until(self._clock, cut):
             done = await self._calls.complete(call)
         self._first_token(ctx, attempt, done.served_model, on_first_token)
-        self._succeed(attempt, done.body, done.served_model, done.litellm_cost, None)
+        usage = usage_from(done.body.get("usage"))
+        if ctx.call == "embedding" and not usage.total_tokens:  # budgets never see it free
+            usage = counted_usage(attempt.deployment, ctx.prompt_messages, "")
+        self._succeed(attempt, done.body, done.served_model, done.litellm_cost, usage)
         if not ctx.stream:
             return Served(attempt=attempt, body=done.body)
         attempt.outcome = "streaming"
@@ -283,13 +290,34 @@ _CUT_MESSAGES = {
 }
 
 
+def whole_only(ctx: RequestContext) -> bool:
+    """LiteLLM's legacy-completion streams keep one choice and no log probabilities: a text
+    completion that needs more (``n``, ``best_of``, several prompts, ``logprobs``, ``echo``)
+    is called whole when its caller did not ask for a stream, so it loses nothing."""
+    if ctx.call != "text_completion" or ctx.stream:
+        return False
+    p = ctx.params
+    prompt = p.get("prompt")
+    several = isinstance(prompt, list) and len(prompt) > 1 and not isinstance(prompt[0], int)
+    return bool(
+        several
+        or (p.get("n") or 1) > 1
+        or (p.get("best_of") or 1) > 1
+        or p.get("logprobs") is not None
+        or p.get("echo")
+    )
+
+
 def is_token(chunk: dict[str, Any]) -> bool:
     """A chunk that carries part of the answer, or the provider's usage (an empty answer
     still reports usage), not only the role or a bare finish: LiteLLM makes up a finish
-    chunk for a stream that carried nothing it could parse."""
+    chunk for a stream that carried nothing it could parse. A legacy completion's chunk
+    carries ``text`` instead of a ``delta``."""
     if chunk.get("usage"):
         return True
     for choice in chunk.get("choices") or ():
+        if choice.get("text"):
+            return True
         delta = choice.get("delta") or {}
         if any(value not in (None, "", [], {}) for key, value in delta.items() if key != "role"):
             return True
@@ -390,7 +418,25 @@ def safe_message(exc: BaseException) -> str:
     text = str(getattr(exc, "message", None) or exc) or type(exc).__name__
     for trailer in ("\n\nLiteLLM:", "\nReceived Model Group", "\nmodel=", "\nTraceback"):
         text = text.split(trailer, 1)[0]
-    return _LITELLM_PREFIXES.sub("", text).strip()
+    return _provider_words(_LITELLM_PREFIXES.sub("", text).strip())
+
+
+def _provider_words(text: str) -> str:
+    """The openai SDK's "Error code: 400 - {'error': {'message': ...}}" (LiteLLM passes it on
+    as is for embeddings) as the provider's own message, as a direct call reports it."""
+    found = _SDK_STATUS.match(text)
+    if found is None:
+        return text
+    try:
+        body = ast.literal_eval(found.group(1))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+    error = body.get("error") if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) and message else text
+
+
+_SDK_STATUS = re.compile(r"^Error code: \d{3} - (\{.*\})$", re.DOTALL)
 
 
 # LiteLLM's wrapping of a provider's message: "ContextWindowExceededError: litellm.BadRequestError:

@@ -26,13 +26,15 @@ from router_config.flow.phases import Phases
 from router_config.flow.planner import Planner
 from router_config.flow.replay import replay_as_chunks
 from router_config.metrics import Metrics
-from router_config.providers.assemble import Assembler
+from router_config.providers.assemble import Assembler, assembler_for
+from router_config.providers.assemble_text import TextAssembler
 from router_config.providers.build import RouterHandle
 from router_config.providers.key_ring import KeyRing
 from router_config.providers.pricing import cost_usd, counted_usage, usage_from
 from router_config.providers.provider_calls import ProviderCalls
 from router_config.redact import Redactor, config_secrets
 from router_config.state.alerts import Alerter
+from router_config.state.response_store import ResponseStore
 from router_config.state.shared_redis import SharedRedis
 from router_config.state.spend_ledger import SpendLedger
 
@@ -100,6 +102,10 @@ class Gateway:
         self.phases = phases
         self.planner = Planner(config)
         self.redact = Redactor(config_secrets(config))
+        stored = config.plugins.responses  # the Responses API's stored turns
+        self.responses = ResponseStore(
+            redis, stored.store_ttl_s, stored.max_entries, enabled=stored.store
+        )
         failover = config.plugins.failover
         runner = AttemptRunner(calls, phases, failover, clock, self.redact)
         self.dispatcher = Dispatcher(
@@ -180,7 +186,7 @@ class Gateway:
         closed at once and what was generated until then is counted and paid for)."""
         assert served.chunks is not None
         chunks, attempt = served.chunks, served.attempt
-        assembler = Assembler()
+        assembler = assembler_for(ctx.call)
         usage_sent = False  # the caller has had a usage figure (on a chunk with choices)
         usage_chunk: dict[str, Any] | None = None  # the provider's own, sent once at the end
         try:
@@ -213,12 +219,12 @@ class Gateway:
             ) from None
         attempt.outcome = "ok"
         if not attempt.usage.total_tokens:  # a provider that ignores stream_options
-            attempt.usage = counted_usage(attempt.deployment, ctx.messages, assembler.text)
+            attempt.usage = counted_usage(attempt.deployment, ctx.prompt_messages, assembler.text)
             usage_chunk = None  # its zeros, if it sent any, are replaced by the count
         if ctx.wants_usage and not usage_sent:  # one usage chunk, last, as OpenAI sends it
             yield usage_chunk or {
                 "id": assembler.body().get("id"),
-                "object": "chat.completion.chunk",
+                "object": assembler.chunk_object,
                 "created": assembler.body().get("created"),
                 "model": attempt.served_model,
                 "choices": [],
@@ -259,7 +265,7 @@ class Gateway:
         ctx: RequestContext,
         attempt: Attempt,
         chunks: AsyncIterator[dict[str, Any]],
-        assembler: Assembler,
+        assembler: Assembler | TextAssembler,
     ) -> None:
         """The client left: close the provider's stream, count what it generated, settle."""
         attempt.outcome, attempt.reason = "client_closed", "client_closed"
@@ -272,7 +278,7 @@ class Gateway:
         ctx: RequestContext,
         attempt: Attempt,
         chunks: AsyncIterator[dict[str, Any]],
-        assembler: Assembler,
+        assembler: Assembler | TextAssembler,
     ) -> None:
         with anyio.CancelScope(shield=True):  # a leaving client must not cut the bookkeeping
             closer = getattr(chunks, "aclose", None)
@@ -280,7 +286,9 @@ class Gateway:
                 with contextlib.suppress(Exception):
                     await closer()
             if not attempt.usage.total_tokens:  # the provider's usage, else what was received
-                attempt.usage = counted_usage(attempt.deployment, ctx.messages, assembler.text)
+                attempt.usage = counted_usage(
+                    attempt.deployment, ctx.prompt_messages, assembler.text
+                )
             duration_s = self.clock() - attempt.started
             attempt.cost_usd = cost_usd(
                 attempt.deployment, attempt.usage, assembler.litellm_cost, duration_s

@@ -98,7 +98,13 @@ class Attempt:
 
 @dataclass
 class RequestContext:
-    """Everything known about one client request while it is served."""
+    """Everything known about one client request while it is served.
+
+    ``call`` is what is asked of a provider: ``chat`` (chat completions, and the Responses
+    and Messages APIs translated to it), ``text_completion`` (legacy completions: the
+    prompt is ``params["prompt"]``) or ``embedding`` (``params["input"]``); the last two
+    have no ``messages``.
+    """
 
     request_id: str
     team: str
@@ -129,6 +135,7 @@ class RequestContext:
     request_tags: tuple[str, ...] = ()
     # Per group, the load balancer's ranking of deployment ids for this request (planner).
     routing: dict[str, list[str]] = field(default_factory=dict)
+    call: str = "chat"  # chat | text_completion | embedding
 
     @property
     def state_key(self) -> int:
@@ -146,9 +153,22 @@ class RequestContext:
         return sum(a.cost_usd for a in self.attempts)
 
     @property
+    def prompt_messages(self) -> list[dict[str, Any]]:
+        """The prompt as chat messages: ``messages``, or for a text completion or an
+        embedding each input text as a user message (for counting tokens, and traces)."""
+        if self.call == "chat":
+            return self.messages
+        given = self.params.get("prompt" if self.call == "text_completion" else "input")
+        return [{"role": "user", "content": text} for text in input_texts(given)]
+
+    @property
     def prompt_tokens_estimate(self) -> int:
         """Prompt tokens estimated before any call: errs high, never low. Text counts by its
-        length; an image (or other non-text part) as ``PART_TOKENS``, not as its base64."""
+        length; an image (or other non-text part) as ``PART_TOKENS``, not as its base64;
+        a token array (embeddings, completions) by its length."""
+        if self.call != "chat":
+            given = self.params.get("prompt" if self.call == "text_completion" else "input")
+            return sum(_input_tokens(item) for item in _input_items(given))
         chars = parts = 0
         for message in self.messages:
             content = message.get("content")
@@ -185,6 +205,28 @@ class RequestContext:
     def tokens_used(self) -> int:
         """Tokens every attempt of this request consumed, as the providers reported them."""
         return sum(a.usage.total_tokens for a in self.attempts)
+
+
+def _input_items(value: Any) -> list[Any]:
+    """The items of an OpenAI ``input``/``prompt``: a string, a list of strings, one token
+    array, or a list of token arrays."""
+    if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
+        return [value]
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _input_tokens(item: Any) -> int:
+    if isinstance(item, list):
+        return len(item)  # a token array: exactly its tokens
+    return math.ceil(len(str(item or "")) / 3) + 1
+
+
+def input_texts(value: Any) -> list[str]:
+    """Each input as text (a token array as its numbers, so it still has a length)."""
+    return [
+        " ".join(map(str, item)) if isinstance(item, list) else str(item or "")
+        for item in _input_items(value)
+    ]
 
 
 class GatewayPlugin:

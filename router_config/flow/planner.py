@@ -10,6 +10,8 @@ at most ``max_fallbacks`` of them. Context-window and content-policy errors
 switch to their own fallback lists, as LiteLLM's Router does. Aliases and
 wildcard routes resolve to their deployments (``config/routes.py``); with tag
 filtering on, only deployments whose tags match the request's are planned.
+Only deployments of the request's kind are planned (an embedding request never
+reaches a chat model, nor the reverse, even through ``default_fallbacks``).
 Each deployment appears at most once.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from router_config.config.deployments import CALL_KINDS, kind_of
 from router_config.config.routes import wildcard_deployments
 from router_config.config.schema import Deployment, RouterConfig
 from router_config.errors import InvalidRequest
@@ -90,6 +93,9 @@ class Planner:
     def tiers(self, group: str, ctx: RequestContext | None = None) -> list[list[Deployment]]:
         """A group's deployments split by ``order``, after tag filtering for ``ctx``."""
         deployments = self.deployments(group)
+        if ctx is not None:
+            kind = CALL_KINDS[ctx.call]
+            deployments = [d for d in deployments if kind_of(d.mode) == kind]
         if ctx is not None and self._config.routing.tag_filtering:
             deployments = self._tagged(deployments, ctx.request_tags)
         tiers: list[list[Deployment]] = []

@@ -230,7 +230,7 @@ class Race:
         attempt.outcome, attempt.reason = outcome, reason
         attempt.latency_ms = (d.clock() - attempt.started) * 1000
         if attempt.answering:  # it had started: the provider may bill the prompt
-            attempt.usage = counted_usage(attempt.deployment, self.ctx.messages, "")
+            attempt.usage = counted_usage(attempt.deployment, self.ctx.prompt_messages, "")
             attempt.cost_usd = cost_usd(attempt.deployment, attempt.usage, None)
         await d.after(self.ctx, attempt)
 

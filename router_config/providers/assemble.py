@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from router_config.providers.assemble_text import TextAssembler
+
 # Chunk-level keys that are not the body's (LiteLLM's additions, or stream-only).
 _SKIP_TOP = frozenset({"object", "choices", "usage", "id", "created", "model"})
 
@@ -117,6 +119,8 @@ class _Choice:
 class Assembler:
     """Feed it chunk dicts in order; ``body()`` is the whole answer they add up to."""
 
+    chunk_object = "chat.completion.chunk"
+
     def __init__(self) -> None:
         self._head: dict[str, Any] = {}
         self._top: dict[str, Any] = {}
@@ -171,3 +175,8 @@ class Assembler:
         if self.usage is not None:
             out["usage"] = self.usage
         return out
+
+
+def assembler_for(call: str) -> Assembler | TextAssembler:
+    """The assembler of a call type's chunks: legacy completions have their own shape."""
+    return TextAssembler() if call == "text_completion" else Assembler()

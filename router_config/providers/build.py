@@ -11,6 +11,7 @@ back on ``close()``, so two gateways in one process don't leak into each other.
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no 3-7 s price-
 # Offline mode makes the fetch fail at once and LiteLLM falls back to tiktoken.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import httpx
 import litellm
 
 from router_config.config.routes import WILDCARD_SEPARATOR
@@ -36,6 +38,8 @@ _OUR_PARAMS = ("order", "rpm", "tpm")
 # litellm_settings applied as module globals, with the defaults we want when unset.
 # httpx instead of LiteLLM's default aiohttp transport: a request we cancel at its
 # deadline left its aiohttp connection open past shutdown (seen with a hung provider).
+# Idle connections kept per host in LiteLLM's shared client (``_shared_session``).
+_KEEPALIVE = 200
 _GLOBAL_DEFAULTS: dict[str, Any] = {
     "drop_params": True,
     "modify_params": False,
@@ -52,6 +56,7 @@ class RouterHandle:
     _saved: dict[str, Any] = field(default_factory=dict)
     _saved_env: dict[str, str | None] = field(default_factory=dict)
     _closed: bool = False
+    _sessions: list[Any] = field(default_factory=list)  # LiteLLM's shared httpx clients
 
     def take_over(self, old: RouterHandle) -> None:
         """This handle replaces ``old`` (a reload): LiteLLM's shared clients stay open for us,
@@ -59,6 +64,7 @@ class RouterHandle:
         Router's own callback registrations go now (LiteLLM keeps them in module lists)."""
         self._saved = old._saved
         self._saved_env = {**self._saved_env, **old._saved_env}  # the oldest value wins
+        self._sessions = [*old._sessions, *self._sessions]  # closed with this one, at the end
         old._closed = True
         old.router.retire()
 
@@ -79,6 +85,8 @@ class RouterHandle:
         shared = vars(litellm).pop("module_level_aclient", None)
         if shared is not None:
             await shared.close()
+        for session in self._sessions:
+            await session.aclose()
         for name, value in self._saved.items():
             setattr(litellm, name, value)
         for key, before in self._saved_env.items():
@@ -92,11 +100,22 @@ def build_router(config: RouterConfig, callbacks: Sequence[Any] = ()) -> RouterH
     """Construct ``litellm.Router`` for ``config``; ``callbacks`` are LiteLLM CustomLoggers."""
     saved = {
         name: getattr(litellm, name)
-        for name in (*_GLOBAL_DEFAULTS, "callbacks", "suppress_debug_info")
+        for name in (
+            *_GLOBAL_DEFAULTS,
+            "callbacks",
+            "suppress_debug_info",
+            "DEFAULT_MAX_RETRIES",
+            "aclient_session",
+        )
     }
     for name, default in _GLOBAL_DEFAULTS.items():
         setattr(litellm, name, config.litellm_settings.get(name, default))
     litellm.suppress_debug_info = True
+    # LiteLLM's OpenAI and Azure embeddings read max_retries=0 as "unset" and let the openai
+    # SDK retry twice with backoff inside one attempt (seen: 3 requests, ~1.4 s, for a 500):
+    # retries are ours, so the SDK's default is none.
+    litellm.DEFAULT_MAX_RETRIES = 0
+    session = _shared_session()
     litellm.callbacks = [*saved["callbacks"], SentMarker(), *callbacks]
     # environment_variables: LiteLLM's proxy sets them in the process (providers read some,
     # e.g. AZURE_API_VERSION, at call time); put back on close.
@@ -112,7 +131,40 @@ def build_router(config: RouterConfig, callbacks: Sequence[Any] = ()) -> RouterH
         disable_cooldowns=True,
         **settings,
     )
-    return RouterHandle(router=router, _saved=saved, _saved_env=saved_env)
+    return RouterHandle(router=router, _saved=saved, _saved_env=saved_env, _sessions=[session])
+
+
+def _shared_session() -> httpx.AsyncClient:
+    """One pooled HTTP client for LiteLLM's OpenAI-format calls (``litellm.aclient_session``,
+    which LiteLLM uses and never closes), built as LiteLLM builds its own (TLS, proxies,
+    HTTP/2 setting) but without httpx's 100-connection cap, since every such deployment
+    shares it. Without it LiteLLM builds a new client for each legacy completion and
+    leaves it open (seen: one connection left open per whole call to a /completions model)."""
+    from litellm.llms.custom_httpx.http_handler import (
+        AsyncHTTPHandler,
+        get_ssl_configuration,
+        http2_enabled,
+    )
+
+    ssl_config = get_ssl_configuration()
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=_KEEPALIVE)
+    transport = AsyncHTTPHandler.create_async_transport(
+        ssl_context=ssl_config if isinstance(ssl_config, ssl.SSLContext) else None,
+        ssl_verify=ssl_config if isinstance(ssl_config, bool) else None,
+        limits=limits,
+    )
+    session = httpx.AsyncClient(
+        verify=ssl_config,
+        transport=transport,
+        mounts=AsyncHTTPHandler.create_httpx_proxy_mounts(
+            transport, verify=ssl_config, cert=None, limits=limits
+        ),
+        follow_redirects=True,
+        http2=http2_enabled(),
+        limits=limits,
+    )
+    litellm.aclient_session = session
+    return session
 
 
 def key_entry_name(deployment: Deployment, key_index: int) -> str:

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 
 import aiohttp
@@ -73,6 +74,10 @@ def classify(exc: BaseException) -> Failure:
         isinstance(exc, litellm.APIConnectionError) and status in (None, 500)
     ):
         return Failure("connection", True, status)
+    if _in_chain(exc, json.JSONDecodeError) and status in (None, 500):
+        # An answer that is not JSON: LiteLLM reports it as its own 500 (seen for whole calls
+        # and embeddings), the direct path as MalformedResponse; both are this row.
+        return Failure("malformed", True, status)
     if status is not None and status >= 500:
         return Failure("server_error", True, status)
     return Failure("malformed", True, status)

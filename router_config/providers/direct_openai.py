@@ -89,7 +89,7 @@ class MalformedResponse(Exception):
 
 def is_direct(deployment: Deployment) -> bool:
     """True when LiteLLM would send this deployment's requests in OpenAI's format unchanged."""
-    if not set(deployment.litellm_params) <= _DIRECT_PARAMS:
+    if not plain_params(deployment):
         return False
     try:
         provider = LlmProviders(deployment.provider)
@@ -108,6 +108,11 @@ def is_direct(deployment: Deployment) -> bool:
         deployment_model_info=deployment.model_info,
     )
     return bool(bridged.get("mode") != "responses")
+
+
+def plain_params(deployment: Deployment) -> bool:
+    """The deployment's ``litellm_params`` are only those a direct call honours."""
+    return set(deployment.litellm_params) <= _DIRECT_PARAMS
 
 
 def is_plain(messages: list[dict[str, Any]], params: Mapping[str, Any]) -> bool:
@@ -162,6 +167,20 @@ class DirectOpenAI:
             raise MalformedResponse("the provider's answer is not a chat completion")
         return decoded
 
+    async def embed(self, call: ProviderCall) -> dict[str, Any]:
+        """One embeddings call: the provider's JSON body as a dict."""
+        async with self._post(call) as reply:
+            body = await reply.read()
+            if reply.status >= 400:
+                raise ProviderHTTPError(reply.status, reply.headers, body)
+        try:
+            decoded = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise MalformedResponse("the provider's answer is not JSON") from None
+        if not isinstance(decoded, dict) or not isinstance(decoded.get("data"), list):
+            raise MalformedResponse("the provider's answer is not an embeddings list")
+        return decoded
+
     async def stream(self, call: ProviderCall) -> AsyncIterator[dict[str, Any]]:
         """A streaming call; raises before the first chunk when the provider refuses it."""
         reply = await self._post(call)
@@ -177,18 +196,27 @@ class DirectOpenAI:
         if self._closed:  # a retired gateway: no new pool that nobody would close
             raise RuntimeError("this gateway is closed")
         deployment = call.deployment
-        supported = self._supported.get(deployment.id)
-        if supported is None:
-            supported = self._supported[deployment.id] = _supported_params(deployment)
-        payload: dict[str, Any] = {"model": deployment.pinned_model, "messages": call.messages}
-        # drop_params as LiteLLM applies it: what the model does not take is not sent.
-        drop = bool(litellm.drop_params)
-        payload.update((k, v) for k, v in call.params.items() if not drop or k in supported)
-        if call.stream:
-            payload["stream"] = True
+        if call.call in ("embedding", "text_completion"):  # plain ones only: see text_calls
+            payload: dict[str, Any] = {"model": deployment.pinned_model, **call.params}
+            if call.stream:
+                payload["stream"] = True
+            elif call.call == "text_completion":
+                payload["stream"] = False  # LiteLLM sends it for a whole text completion
+            path = "/embeddings" if call.call == "embedding" else "/completions"
+            url = _base(deployment) + path
+        else:
+            supported = self._supported.get(deployment.id)
+            if supported is None:
+                supported = self._supported[deployment.id] = _supported_params(deployment)
+            payload = {"model": deployment.pinned_model, "messages": call.messages}
+            # drop_params as LiteLLM applies it: what the model does not take is not sent.
+            drop = bool(litellm.drop_params)
+            payload.update((k, v) for k, v in call.params.items() if not drop or k in supported)
+            if call.stream:
+                payload["stream"] = True
+            url = _base(deployment) + "/chat/completions"
         if self._session is None or self._session.closed:
             self._session = _session()
-        url = _base(deployment) + "/chat/completions"
         proxy = self._proxies.get(url, "")
         if proxy == "":
             proxy = self._proxies[url] = _proxy_for(url)

@@ -16,7 +16,9 @@ from router_config.config.schema import Deployment
 @dataclass(frozen=True)
 class ProviderCall:
     """One call; ``read_s`` bounds each read (each chunk of a stream), ``connect_s`` the
-    TCP/TLS handshake. The attempt loop bounds the whole call with its own deadline."""
+    TCP/TLS handshake. The attempt loop bounds the whole call with its own deadline.
+    ``call`` is the request's type: ``chat`` (``messages``), ``text_completion`` or
+    ``embedding`` (their prompt or input is in ``params``, ``messages`` is empty)."""
 
     deployment: Deployment
     key_index: int  # into deployment.api_keys (0 when it has one key or none)
@@ -29,3 +31,4 @@ class ProviderCall:
     # wants one body is served from a stream too). A deployment's ``stream_timeout`` is
     # LiteLLM's limit for streaming requests, so it applies only when the caller streams.
     caller_streams: bool = False
+    call: str = "chat"

@@ -11,6 +11,11 @@ Calls are streamed whether or not the caller asked for a stream (see
 ``assemble``); ``can_stream`` says which deployments cannot, from the config
 (``model_info.supports_native_streaming: false``), LiteLLM's price map, or a
 provider that refused a stream once.
+
+The call's type picks LiteLLM's entry point: ``acompletion`` for chat,
+``atext_completion`` for legacy completions (LiteLLM calls ``/completions`` for
+completion models and translates for chat models) and ``aembedding`` for
+embeddings, which are never streamed (one whole answer per call).
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ import litellm
 from router_config.config.schema import Deployment
 from router_config.providers.build import key_entry_name
 from router_config.providers.direct_openai import DirectOpenAI, is_direct, is_plain
+from router_config.providers.embedding_calls import as_base64, is_plain_embedding, without_base64
 from router_config.providers.provider_call import ProviderCall
 from router_config.providers.sent import mark_sent, new_marker
+from router_config.providers.text_calls import is_plain_text, speaks_completions
 
 
 @dataclass(frozen=True)
@@ -49,21 +56,32 @@ class ProviderCalls:
         self.direct_ids = (
             frozenset(d.id for d in deployments if is_direct(d)) if direct else frozenset()
         )
+        # Deployments whose own /completions LiteLLM calls unchanged (text_calls).
+        self.text_ids = (
+            frozenset(d.id for d in deployments if speaks_completions(d)) if direct else frozenset()
+        )
         self._no_stream = {d.id for d in deployments if not _streams(d)}
 
-    def can_stream(self, deployment: Deployment) -> bool:
-        return deployment.id not in self._no_stream
+    def can_stream(self, deployment: Deployment, call: str = "chat") -> bool:
+        """Embeddings have no stream; other calls stream unless the deployment cannot."""
+        return call != "embedding" and deployment.id not in self._no_stream
 
     def refuses_streams(self, deployment: Deployment) -> None:
         """The provider refused a stream for this deployment: call it whole from now on."""
         self._no_stream.add(deployment.id)
 
     def _goes_direct(self, call: ProviderCall) -> bool:
-        return (
-            call.deployment.id in self.direct_ids
-            and is_plain(call.messages, call.params)
-            and DirectOpenAI.has_key(call)
-        )
+        if call.call == "text_completion":
+            return (
+                call.deployment.id in self.text_ids
+                and is_plain_text(call.params)
+                and DirectOpenAI.has_key(call)
+            )
+        if call.deployment.id not in self.direct_ids or not DirectOpenAI.has_key(call):
+            return False
+        if call.call == "embedding":
+            return is_plain_embedding(call.deployment, call.params)
+        return is_plain(call.messages, call.params)
 
     async def warm_up(self, deployments: Sequence[Deployment]) -> None:
         """LiteLLM imports and builds much of a provider's code on its first call: 0.5-1 s
@@ -72,7 +90,7 @@ class ProviderCalls:
         Nothing is sent (``mock_response``) and no callback logs it (``no-log``)."""
         seen: set[str] = set()
         for dep in deployments:
-            if dep.id in self.direct_ids or dep.provider in seen:
+            if dep.id in self.direct_ids or dep.provider in seen or dep.mode == "embedding":
                 continue
             seen.add(dep.provider)
             with contextlib.suppress(Exception):  # a warm-up that fails costs nothing
@@ -97,13 +115,18 @@ class ProviderCalls:
         try:
             if self._direct is not None and self._goes_direct(call):
                 mark_sent()
-                body = await self._direct.complete(call)
+                if call.call == "embedding":
+                    body = await self._direct.embed(call)
+                else:
+                    body = await self._direct.complete(call)
                 return Completion(body, body.get("model"))
             response = await self._via_router(call)
         except Exception as exc:
             exc.llm_router_sent = holder[0]  # type: ignore[attr-defined]
             raise
         body = response.model_dump(exclude_none=True)
+        if call.call == "embedding" and call.params.get("encoding_format") == "base64":
+            body = as_base64(body)  # asked as floats from LiteLLM: see embedding_calls
         for choice in body.get("choices") or ():
             choice.pop("provider_specific_fields", None)  # LiteLLM's, not OpenAI's
         hidden = getattr(response, "_hidden_params", {}) or {}
@@ -121,25 +144,28 @@ class ProviderCalls:
             if self._direct is not None and self._goes_direct(call):
                 mark_sent()
                 return await self._direct.stream(call)
-            return _dicts(aiter(await self._via_router(call)))
+            return _dicts(aiter(await self._via_router(call)), text=call.call == "text_completion")
         except Exception as exc:
             exc.llm_router_sent = holder[0]  # type: ignore[attr-defined]
             raise
 
     async def _via_router(self, call: ProviderCall) -> Any:
-        extra: dict[str, Any] = {}
+        common: dict[str, Any] = {
+            "model": key_entry_name(call.deployment, call.key_index),
+            "timeout": httpx.Timeout(call.read_s, connect=call.connect_s),
+            "num_retries": 0,
+        }
         if call.stream and not call.caller_streams:
             # The Router would apply the deployment's stream_timeout to our stream; LiteLLM
             # gives a request that does not stream its plain timeout (ours), so do we.
-            extra["stream_timeout"] = call.read_s
+            common["stream_timeout"] = call.read_s
+        if call.call == "embedding":
+            params, _ = without_base64(call.params)
+            return await self._router.aembedding(**common, **params)
+        if call.call == "text_completion":
+            return await self._router.atext_completion(stream=call.stream, **common, **call.params)
         return await self._router.acompletion(
-            model=key_entry_name(call.deployment, call.key_index),
-            messages=call.messages,
-            stream=call.stream,
-            timeout=httpx.Timeout(call.read_s, connect=call.connect_s),
-            num_retries=0,
-            **extra,
-            **call.params,
+            messages=call.messages, stream=call.stream, **common, **call.params
         )
 
 
@@ -161,10 +187,17 @@ def _map_streams(model: str, provider: str) -> bool:
     return info.get("supports_native_streaming") is not False
 
 
-async def _dicts(chunks: AsyncIterator[Any]) -> AsyncIterator[dict[str, Any]]:
+async def _dicts(
+    chunks: AsyncIterator[Any], *, text: bool = False
+) -> AsyncIterator[dict[str, Any]]:
     try:
         async for chunk in chunks:
             out = chunk.model_dump(exclude_none=True)
+            for choice in out.get("choices") or () if text else ():
+                # OpenAI's legacy chunks always carry these; LiteLLM's omit the empty ones.
+                choice.setdefault("text", "")
+                choice.setdefault("logprobs", None)
+                choice.setdefault("finish_reason", None)
             # LiteLLM puts the requested name on each chunk; the provider's own (a drifted
             # version, say) is kept in its hidden params.
             hidden = getattr(chunk, "_hidden_params", None) or {}

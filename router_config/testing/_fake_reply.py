@@ -1,5 +1,6 @@
-"""One response of the fake provider: an ``Answer`` sent in OpenAI's or Anthropic's format,
-whole or streamed, with the timing and faults of its mode."""
+"""One response of the fake provider: an ``Answer`` sent in OpenAI's or Anthropic's format
+(chat, legacy completions, the Responses API, embeddings: ``_fake_formats``), whole or
+streamed, with the timing and faults of its mode."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import orjson
 
 from router_config.testing import _fake_bodies as bodies
+from router_config.testing import _fake_formats as formats
 from router_config.testing._fake_answer import Choice, answer_for
 from router_config.testing._fake_modes import Mode
 
@@ -32,12 +34,18 @@ class Reply:
     """Renders and sends one answer in the mode chosen for the request."""
 
     def __init__(
-        self, req: dict[str, Any], served: str, headers: dict[str, str], mode: Mode, anthropic: bool
+        self, req: dict[str, Any], served: str, headers: dict[str, str], mode: Mode, kind: str
     ) -> None:
-        self.req, self.served, self.mode, self.anthropic = req, served, mode, anthropic
-        prompt = bodies.prompt_tokens(list(req.get("messages") or []), req.get("system"))
+        """``kind``: chat, anthropic, completions, responses or embeddings."""
+        self.req, self.served, self.mode, self.kind = req, served, mode, kind
+        self.anthropic = kind == "anthropic"
+        messages = formats.messages_of(kind, req)
+        prompt = bodies.prompt_tokens(messages, req.get("system"))
         self.timing = mode.timing(prompt)
-        self.answer = answer_for(req, headers, self.timing.tokens, anthropic=anthropic)
+        asked = {**req, "messages": messages}
+        if kind == "responses":  # its length limit has its own name
+            asked["max_tokens"] = req.get("max_output_tokens")
+        self.answer = answer_for(asked, headers, self.timing.tokens, anthropic=self.anthropic)
         self.stream = bool(req.get("stream"))
         self.created = int(time.time())
 
@@ -54,6 +62,12 @@ class Reply:
             return await raw(send, 400, JSON, orjson.dumps(error))
         if name == "garbage":
             return await raw(send, 200, JSON, b'{"id": "chatcmpl-x", "choices": [ this is not json')
+        if self.kind == "embeddings":
+            await self._sleep(self.timing.first_token_s)
+            body = formats.embedding_body(self.req, self.served)
+            return await raw(send, 200, JSON, orjson.dumps(body))
+        if self.stream and self.kind in ("completions", "responses"):
+            return await self._send_streamed(receive, send, self._formatted_stream())
         if self.stream:
             await (self._anthropic_stream if self.anthropic else self._openai_stream)(receive, send)
             return None
@@ -68,8 +82,47 @@ class Reply:
             return await _hang(receive)
         longest = max((len(c.tokens) for c in self.answer.choices), default=0)
         await self._sleep(t.first_token_s + t.stall_s + t.per_token_s * longest)
-        body = self._anthropic_body() if self.anthropic else self._openai_body()
-        return await raw(send, 200, JSON, orjson.dumps(body))
+        return await raw(send, 200, JSON, orjson.dumps(self._whole_body()))
+
+    def _whole_body(self) -> dict[str, Any]:
+        if self.kind == "completions":
+            return formats.completion_body(self.req, self.answer, self.served, self.created)
+        if self.kind == "responses":
+            rid = f"resp_{self.answer.id[9:]}"
+            return formats.response_object(
+                self.req, self.answer, self.served, self.created, rid, done=True
+            )
+        return self._anthropic_body() if self.anthropic else self._openai_body()
+
+    def _formatted_stream(self) -> formats.Streamed:
+        if self.kind == "responses":
+            return formats.responses_stream(self.req, self.answer, self.served, self.created)
+        wants_usage = bool((self.req.get("stream_options") or {}).get("include_usage"))
+        return formats.completion_stream(
+            self.req,
+            self.answer,
+            self.served,
+            self.created,
+            wants_usage and self.mode.name != "nousage",
+        )
+
+    async def _send_streamed(self, receive: Receive, send: Send, events: formats.Streamed) -> None:
+        """Send a stream of events with the mode's timing: ``head`` at the first token, then
+        one group of events per token (breaking, hanging or stalling as the mode says)."""
+        await send({"type": "http.response.start", "status": 200, "headers": SSE})
+        await self._sleep(self.timing.first_token_s)
+        for name, data in events.head:
+            await _event(send, name, data)
+        for k, group in enumerate(events.tokens):
+            if self._stops_at(k):
+                return await _hang(receive) if self.mode.name != "break" else _abort()
+            for name, data in group:
+                await _event(send, name, data)
+            await self._pause(k, receive)
+        for name, data in events.tail:
+            await _event(send, name, data)
+        await send({"type": "http.response.body", "body": events.done})
+        return None
 
     async def _error(self, send: Send) -> None:
         name = self.mode.name

@@ -3,7 +3,9 @@
 A raw ASGI app (no framework: it must be far faster than the gateway it
 measures) speaking ``POST /v1/chat/completions`` and ``POST /v1/messages``,
 stream and not, with realistic usage, tool calls, log probabilities and ``n``
-choices (``_fake_answer``), and the fault and latency modes of ``_fake_modes``.
+choices (``_fake_answer``), and ``/v1/completions``, ``/v1/responses`` and
+``/v1/embeddings`` (``_fake_formats``), all with the fault and latency modes of
+``_fake_modes``.
 ``/_fake/stats``, ``/_fake/reset`` and ``/_fake/control`` let tests and the
 drill count requests and change behaviour at run time.
 """
@@ -23,6 +25,8 @@ from router_config.testing._fake_reply import JSON, Reply, raw
 
 Send = Any
 Receive = Any
+# Paths served besides chat and Anthropic's messages (any prefix, as for chat).
+_OTHER_KINDS = ("/completions", "/embeddings", "/responses")
 
 
 class FakeProvider:
@@ -123,9 +127,12 @@ class FakeProvider:
             )
         elif method == "POST" and path.endswith("/chat/completions"):
             # Any prefix: Azure's /openai/deployments/<name>/chat/completions?api-version=...
-            await self._complete(scope, raw, receive, send, anthropic=False)
+            await self._complete(scope, raw, receive, send, kind="chat")
         elif method == "POST" and path in ("/v1/messages", "/messages"):
-            await self._complete(scope, raw, receive, send, anthropic=True)
+            await self._complete(scope, raw, receive, send, kind="anthropic")
+        elif method == "POST" and path.endswith(_OTHER_KINDS):
+            kind = next(k for k in _OTHER_KINDS if path.endswith(k)).strip("/")
+            await self._complete(scope, raw, receive, send, kind=kind)
         else:
             await _json(send, 404, bodies.openai_error(404, f"no route {path}", "not_found"))
 
@@ -148,7 +155,7 @@ class FakeProvider:
         await _json(send, 200, {"ok": True})
 
     async def _complete(
-        self, scope: dict[str, Any], raw: bytes, receive: Receive, send: Send, *, anthropic: bool
+        self, scope: dict[str, Any], raw: bytes, receive: Receive, send: Send, *, kind: str
     ) -> None:
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         try:
@@ -183,7 +190,7 @@ class FakeProvider:
             self._counts["path"][scope["path"]] += 1
             self._counts["client"][headers.get("user-agent", "").partition("/")[0]] += 1
             self._last = {"body": req, "headers": headers}
-        reply = Reply(req, served, headers, mode, anthropic)
+        reply = Reply(req, served, headers, mode, kind)
         await reply.send(receive, send)
 
 
