@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from langfuse import Langfuse
+from opentelemetry import context as otel_context
 
 from plugins.langfuse_spans import (
     GenerationRecord,
@@ -63,12 +64,19 @@ class LangfuseLogger(GatewayPlugin):
         self._traces: dict[int, RequestTrace] = {}
 
     async def on_request(self, ctx: RequestContext) -> Mapping[str, Any] | None:
-        root = self._client.start_observation(
-            name=ctx.group,
-            as_type="span",
-            input=ctx.prompt_messages if self._content else None,
-            version=self._version,
-        )
+        # From an empty OpenTelemetry context: other instrumentation in the process (LiteLLM's
+        # "otel" callback instruments FastAPI) would make our root a child of a span that is
+        # never sent to Langfuse, and the trace would show no root.
+        token = otel_context.attach(otel_context.Context())
+        try:
+            root = self._client.start_observation(
+                name=ctx.group,
+                as_type="span",
+                input=ctx.prompt_messages if self._content else None,
+                version=self._version,
+            )
+        finally:
+            otel_context.detach(token)
         self._traces[ctx.state_key] = RequestTrace(root)
         return None
 

@@ -311,3 +311,23 @@ def test_an_environment_langfuse_would_refuse_is_a_config_error_naming_the_key(
         with pytest.raises(ConfigError) as caught:
             make_config(f"router_plugins:\n  langfuse:\n    environment: {bad}\n")
         assert "router_plugins.langfuse.environment" in str(caught.value)
+
+
+def test_the_root_is_a_root_when_litellm_otel_instruments_the_app(
+    make_config: ConfigFactory,
+    serve: Any,
+    providers: Providers,
+    receiver: OtlpReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """LiteLLM's ``otel`` callback instruments FastAPI: each request then runs inside a
+    ``fastapi.endpoint`` span that Langfuse never receives. Our trace must not hang from it."""
+    monkeypatch.setenv("OTEL_EXPORTER", "in_memory")
+    run = Run(make_config, serve, receiver.url, 'litellm_settings:\n  callbacks: ["otel"]\n')
+    response = run.post()
+    rows = run.finish(receiver)
+    assert response.status_code == 200
+    root = _root(rows)
+    assert root.name == "chat"
+    (generation,) = _generations(rows)
+    assert generation.parent_id == root.span_id
