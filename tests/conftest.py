@@ -26,7 +26,10 @@ from router_config.testing import FakeProviderServer
 from router_config.testing.gateway_server import GatewayServer
 
 # Parallel checkouts on one machine set LLM_ROUTER_TEST_REDIS_DB so they never share a database.
-TEST_REDIS_DB = int(os.environ.get("LLM_ROUTER_TEST_REDIS_DB", "13"))
+# Under pytest-xdist each worker (gw0, gw1...) takes the next database, and its own slice of
+# the redis-server port range (tests/redis_servers.py).
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+TEST_REDIS_DB = int(os.environ.get("LLM_ROUTER_TEST_REDIS_DB", "13")) + _WORKER
 TEST_REDIS_URL = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
 
 
@@ -74,12 +77,14 @@ def _own_state_dir(
     return folder
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def fresh_langfuse() -> Iterator[None]:
-    """Langfuse keeps one client per public key in the process: forget it after the test."""
-    yield
+    """Langfuse keeps one client per public key in the process: every test starts and ends
+    without one (a client left by an earlier test would export to that test's receiver)."""
     from langfuse._client.resource_manager import LangfuseResourceManager
 
+    LangfuseResourceManager.reset()
+    yield
     LangfuseResourceManager.reset()
 
 

@@ -23,7 +23,12 @@ import redis
 BINARY = shutil.which("redis-server") or "/usr/bin/redis-server"
 CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
 _first, _, _last = os.environ.get("LLM_ROUTER_TEST_REDIS_PORTS", "17200-17399").partition("-")
-PORTS = range(int(_first), int(_last) + 1)
+_ALL = range(int(_first), int(_last) + 1)
+# Under pytest-xdist, each worker takes its own slice of the range.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_SLICE = len(_ALL) // max(1, _WORKERS)
+PORTS = range(_ALL.start + _WORKER * _SLICE, _ALL.start + (_WORKER + 1) * _SLICE)
 _next = [PORTS.start]
 
 

@@ -146,7 +146,9 @@ def test_latency_mode_waits_for_the_first_token_then_streams_at_its_rate(fake) -
     ]
     assert len(contents) == 10
     assert contents[0][0] >= 0.3  # nothing before the time to first token
-    assert contents[-1][0] - contents[0][0] >= 9 * 0.02  # 50 tokens a second after it
+    # 50 tokens a second after it; measured from the start, since a loaded client may read
+    # the first chunk late and the rest in a burst.
+    assert contents[-1][0] >= 0.3 + 9 * 0.02
 
 
 def test_latency_mode_can_send_the_role_chunk_first_and_hang_after_n_tokens(fake) -> None:  # type: ignore[no-untyped-def]
