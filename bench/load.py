@@ -45,6 +45,9 @@ class LoadResult:
     p99_ms: float
     max_ms: float
     errors: int
+    # CPU the server's processes spent per completed request: unlike req/s, it does not
+    # move much when wrk, the fake provider and the server share 2 cores.
+    cpu_ms: float = 0.0
 
 
 def ensure_wrk() -> str:

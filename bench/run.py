@@ -16,6 +16,7 @@ Run: .venv/bin/python bench/run.py [--quick]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import platform
@@ -65,10 +66,14 @@ def measure(server: Server, counts: dict[int, int]) -> tuple[list[LoadResult], f
     run_wrk(server.url, server.key, 16, 2, server.headers)  # warm-up: first calls, pools
     results = []
     for level in LEVELS:
+        before = server.cpu_seconds()
         result = run_wrk(server.url, server.key, level, counts[level], server.headers)
+        spent = server.cpu_seconds() - before
+        result = dataclasses.replace(result, cpu_ms=1000 * spent / max(result.requests, 1))
         print(
             f"  c{level:<3} {result.rps:8.1f} req/s  p50 {result.p50_ms:7.2f} ms  "
-            f"p99 {result.p99_ms:8.2f} ms  errors {result.errors}",
+            f"p99 {result.p99_ms:8.2f} ms  CPU {result.cpu_ms:5.2f} ms/req  "
+            f"errors {result.errors}",
             flush=True,
         )
         results.append(result)

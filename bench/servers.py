@@ -36,6 +36,10 @@ class Server:
         """Peak resident memory (VmHWM) of the process and every process under it."""
         return sum(_hwm_kb(pid) for pid in _tree(self.proc.pid)) / 1024
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU of the process and every process under it, so far."""
+        return sum(_cpu_ticks(pid) for pid in _tree(self.proc.pid)) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -93,3 +97,11 @@ def _hwm_kb(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime, stime
