@@ -29,7 +29,7 @@ model_list:
     litellm_params: {model: openai/gpt-4o-2024-08-06, api_base: OPENAI, api_key: sk-bench}
     model_info: {input_cost_per_token: 0.0000025, output_cost_per_token: 0.00001}
   - model_name: fallback
-    litellm_params: {model: anthropic/claude-3-5-sonnet-20241022, api_base: ANTHROPIC, api_key: sk-bench}
+    litellm_params: {model: anthropic/claude-sonnet-4-20250514, api_base: ANTHROPIC, api_key: sk-bench}
     model_info: {input_cost_per_token: 0.000003, output_cost_per_token: 0.000015}
 router_plugins:
   transport: {direct_anthropic: DIRECT}
@@ -74,8 +74,10 @@ def main(n: int) -> None:
         {},
     )
     base = f"http://127.0.0.1:{fake_port}"
-    print("| direct_anthropic | caller | primary (OpenAI) ms CPU | fallback (Anthropic) ms CPU"
-          " | ratio |\n|---|---|---|---|---|")
+    print(
+        "| direct_anthropic | caller | primary (OpenAI) ms CPU | fallback (Anthropic) ms CPU"
+        " | ratio |\n|---|---|---|---|---|"
+    )
     try:
         for direct in ("false", "true"):
             config = folder / f"config-{direct}.yaml"
@@ -90,8 +92,10 @@ def main(n: int) -> None:
                         primary = per_request_ms(server, http, "primary", n, stream)
                         fallback = per_request_ms(server, http, "fallback", n, stream)
                         caller = "stream" if stream else "json"
-                        print(f"| {direct} | {caller} | {primary:.2f} | {fallback:.2f} |"
-                              f" {fallback / primary:.2f} |")
+                        print(
+                            f"| {direct} | {caller} | {primary:.2f} | {fallback:.2f} |"
+                            f" {fallback / primary:.2f} |"
+                        )
             finally:
                 server.stop()
     finally:

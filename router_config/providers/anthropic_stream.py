@@ -70,9 +70,12 @@ async def openai_chunks(reply: aiohttp.ClientResponse, model: str) -> AsyncItera
 
 
 async def _lines(reply: aiohttp.ClientResponse) -> AsyncIterator[str]:
-    """The stream's lines without their line breaks, as LiteLLM's SSE splitter gives them."""
+    """The stream's ``data:`` lines without their line breaks, as LiteLLM's SSE splitter
+    gives them. The parser reads nothing else (``event:`` names and blank lines become
+    empty chunks that would only be dropped), so nothing else is handed to it."""
     async for line in reply.content:
-        yield line.decode("utf-8", "replace").rstrip("\r\n")
+        if line.startswith(b"data:"):
+            yield line.decode("utf-8", "replace").rstrip("\r\n")
 
 
 def raise_as_litellm(model: str, error: Exception) -> NoReturn:
