@@ -58,8 +58,12 @@ def build_gateway(
     metrics = metrics or Metrics()
     alerter = Alerter(alert_sinks(config.plugins.alerts), redis, timing.now, metrics)
     handle = build_router(config)
+    transport = config.plugins.transport
     calls = ProviderCalls(
-        handle.router, config.deployments, direct=config.plugins.transport.direct_openai
+        handle.router,
+        config.deployments,
+        direct=transport.direct_openai,
+        direct_anthropic=transport.direct_anthropic,
     )
     failover = config.plugins.failover
     phases = Phases(

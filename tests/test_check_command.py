@@ -65,7 +65,9 @@ def test_check_on_the_example_config_prints_groups_in_order(
     assert "sk-a" not in result.output
     direct = "openai-gpt-4o, openai-gpt-4o-mini, openai-embedding-3-small"
     assert f"calls, direct (OpenAI format, pooled): {direct}" in out
-    assert "calls, through LiteLLM's Router: anthropic-claude-sonnet, local-llama" in out
+    anthropic = "calls, direct (Anthropic, LiteLLM's translation, pooled; plain text requests)"
+    assert f"{anthropic}: anthropic-claude-sonnet" in out
+    assert "calls, through LiteLLM's Router: local-llama" in out
 
 
 def test_check_reports_every_issue_with_its_key_path_and_exits_1(

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from router_config.config.failover_budget import budget_lines
 from router_config.config.schema import Deployment, RouterConfig
 from router_config.flow.planner import Planner
+from router_config.providers.direct_anthropic import is_direct_anthropic
 from router_config.providers.direct_openai import is_direct
 from router_config.providers.pricing import declared_prices, price_source
 
@@ -94,11 +95,20 @@ def _routing_lines(config: RouterConfig) -> list[str]:
 
 
 def _call_lines(config: RouterConfig) -> list[str]:
-    """Which deployments are called directly (OpenAI's format, unchanged) and which via LiteLLM."""
-    direct_on = config.plugins.transport.direct_openai
-    direct = [d.id for d in config.deployments if direct_on and is_direct(d)]
-    other = [d.id for d in config.deployments if d.id not in direct]
+    """Which deployments are called directly (OpenAI's format unchanged, or Anthropic's
+    translated by LiteLLM) and which via LiteLLM's Router."""
+    transport = config.plugins.transport
+    direct = [d.id for d in config.deployments if transport.direct_openai and is_direct(d)]
+    anthropic = [
+        d.id for d in config.deployments if transport.direct_anthropic and is_direct_anthropic(d)
+    ]
+    other = [d.id for d in config.deployments if d.id not in direct and d.id not in anthropic]
     out = [f"calls, direct (OpenAI format, pooled): {', '.join(direct)}"] if direct else []
+    if anthropic:
+        out.append(
+            "calls, direct (Anthropic, LiteLLM's translation, pooled; plain text requests): "
+            + ", ".join(anthropic)
+        )
     if other:
         out.append(f"calls, through LiteLLM's Router: {', '.join(other)}")
     return out

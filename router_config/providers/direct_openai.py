@@ -193,8 +193,6 @@ class DirectOpenAI:
         return read_chunks(reply)
 
     def _post(self, call: ProviderCall) -> Any:
-        if self._closed:  # a retired gateway: no new pool that nobody would close
-            raise RuntimeError("this gateway is closed")
         deployment = call.deployment
         if call.call in ("embedding", "text_completion"):  # plain ones only: see text_calls
             payload: dict[str, Any] = {"model": deployment.pinned_model, **call.params}
@@ -215,18 +213,23 @@ class DirectOpenAI:
             if call.stream:
                 payload["stream"] = True
             url = _base(deployment) + "/chat/completions"
+        return self.send(
+            url, orjson.dumps(payload), _headers(deployment, call.key_index), timeout(call)
+        )
+
+    def send(
+        self, url: str, data: bytes, headers: Mapping[str, str], limits: aiohttp.ClientTimeout
+    ) -> Any:
+        """POST over the pool (an awaitable response, or an async context manager): the one
+        place TLS, proxies and the session's life are handled, for every direct path."""
+        if self._closed:  # a retired gateway: no new pool that nobody would close
+            raise RuntimeError("this gateway is closed")
         if self._session is None or self._session.closed:
             self._session = _session()
         proxy = self._proxies.get(url, "")
         if proxy == "":
             proxy = self._proxies[url] = _proxy_for(url)
-        return self._session.post(
-            url,
-            data=orjson.dumps(payload),
-            headers=_headers(deployment, call.key_index),
-            timeout=_timeout(call),
-            proxy=proxy,
-        )
+        return self._session.post(url, data=data, headers=headers, timeout=limits, proxy=proxy)
 
 
 def _session() -> aiohttp.ClientSession:
@@ -249,7 +252,7 @@ def _proxy_for(url: str) -> str | None:
     return next((proxy for pattern, proxy in patterns if pattern.matches(target)), None)
 
 
-def _timeout(call: ProviderCall) -> aiohttp.ClientTimeout:
+def timeout(call: ProviderCall) -> aiohttp.ClientTimeout:
     """The connect limit covers the TCP/TLS handshake only (the pool is unbounded, so no
     call waits for a connection); the read limit applies per chunk, like httpx's read
     timeout. As in LiteLLM's Router, a deployment's ``stream_timeout`` is a stream's read

@@ -1,10 +1,11 @@
 """One call to one deployment with one key: the only code that sends a provider request.
 
-Two transports sit behind it. Plain requests to deployments that speak OpenAI's
+Three paths sit behind it. Plain requests to deployments that speak OpenAI's
 format unchanged go direct over a pooled client (``direct_openai``: LiteLLM's per-call
-bookkeeping was half our CPU per request); every other deployment goes through
-LiteLLM's Router, which translates for its provider. Both give the attempt
-loop the same thing: an iterator of OpenAI-shaped chunk dicts, or for a
+bookkeeping was half our CPU per request); plain requests to Anthropic deployments go
+over the same pool, translated by LiteLLM's own Anthropic code (``direct_anthropic``);
+everything else goes through LiteLLM's Router, which translates for its provider. All
+give the attempt loop the same thing: an iterator of OpenAI-shaped chunk dicts, or for a
 deployment that cannot stream, a whole chat completion dict.
 
 Calls are streamed whether or not the caller asked for a stream (see
@@ -31,6 +32,12 @@ import litellm
 
 from router_config.config.schema import Deployment
 from router_config.providers.build import key_entry_name
+from router_config.providers.direct_anthropic import (
+    DirectAnthropic,
+    has_anthropic_key,
+    is_direct_anthropic,
+    is_plain_anthropic,
+)
 from router_config.providers.direct_openai import DirectOpenAI, is_direct, is_plain
 from router_config.providers.embedding_calls import as_base64, is_plain_embedding, without_base64
 from router_config.providers.provider_call import ProviderCall
@@ -50,9 +57,27 @@ class Completion:
 class ProviderCalls:
     """Calls deployments directly when LiteLLM would send OpenAI's format unchanged."""
 
-    def __init__(self, router: Any, deployments: Sequence[Deployment], *, direct: bool) -> None:
+    def __init__(
+        self,
+        router: Any,
+        deployments: Sequence[Deployment],
+        *,
+        direct: bool,
+        direct_anthropic: bool = False,
+    ) -> None:
         self._router = router
-        self._direct = DirectOpenAI() if direct else None
+        transport = DirectOpenAI() if direct or direct_anthropic else None
+        self._transport = transport
+        self._direct = transport if direct else None
+        self._anthropic = (
+            DirectAnthropic(transport) if transport is not None and direct_anthropic else None
+        )
+        # Deployments called with LiteLLM's Anthropic translation over our pool.
+        self.anthropic_ids = (
+            frozenset(d.id for d in deployments if is_direct_anthropic(d))
+            if direct_anthropic
+            else frozenset()
+        )
         self.direct_ids = (
             frozenset(d.id for d in deployments if is_direct(d)) if direct else frozenset()
         )
@@ -69,6 +94,14 @@ class ProviderCalls:
     def refuses_streams(self, deployment: Deployment) -> None:
         """The provider refused a stream for this deployment: call it whole from now on."""
         self._no_stream.add(deployment.id)
+
+    def _goes_anthropic(self, call: ProviderCall) -> bool:
+        return (
+            call.call == "chat"
+            and call.deployment.id in self.anthropic_ids
+            and is_plain_anthropic(call.messages, call.params)
+            and has_anthropic_key(call)
+        )
 
     def _goes_direct(self, call: ProviderCall) -> bool:
         if call.call == "text_completion":
@@ -106,8 +139,8 @@ class ProviderCalls:
                     pass
 
     async def aclose(self) -> None:
-        if self._direct is not None:
-            await self._direct.aclose()
+        if self._transport is not None:
+            await self._transport.aclose()
 
     async def complete(self, call: ProviderCall) -> Completion:
         """One non-streaming call (a deployment that cannot stream)."""
@@ -119,6 +152,10 @@ class ProviderCalls:
                     body = await self._direct.embed(call)
                 else:
                     body = await self._direct.complete(call)
+                return Completion(body, body.get("model"))
+            if self._anthropic is not None and self._goes_anthropic(call):
+                mark_sent()
+                body = await self._anthropic.complete(call)
                 return Completion(body, body.get("model"))
             response = await self._via_router(call)
         except Exception as exc:
@@ -144,6 +181,9 @@ class ProviderCalls:
             if self._direct is not None and self._goes_direct(call):
                 mark_sent()
                 return await self._direct.stream(call)
+            if self._anthropic is not None and self._goes_anthropic(call):
+                mark_sent()
+                return await self._anthropic.stream(call)
             return _dicts(aiter(await self._via_router(call)), text=call.call == "text_completion")
         except Exception as exc:
             exc.llm_router_sent = holder[0]  # type: ignore[attr-defined]

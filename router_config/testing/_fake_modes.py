@@ -26,6 +26,7 @@ MODES = (
     "hangafter",  # hangafter:N: stream N tokens, then stop sending
     "500",
     "503",
+    "529",  # Anthropic's overloaded_error
     "429",
     "401",
     "403",

@@ -19,7 +19,7 @@ Send = Any
 Receive = Any
 JSON = [(b"content-type", b"application/json")]
 SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
-ERRORS = ("500", "503", "401", "403", "400", "429", "context")
+ERRORS = ("500", "503", "529", "401", "403", "400", "429", "context")
 NO_STREAM = (
     "Unsupported value: 'stream' does not support true with this model. "
     "Only the default (false) value is supported."
