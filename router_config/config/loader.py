@@ -23,6 +23,7 @@ from router_config.config.compat_check import check_sections, is_applied
 from router_config.config.normalize import normalize
 from router_config.config.schema import RawConfig, RouterConfig
 from router_config.errors import ConfigError, ConfigIssue
+from router_config.providers.litellm_warnings import mute_litellm_warnings
 
 ENV_PREFIX = "os.environ/"
 
@@ -57,6 +58,7 @@ def parse_config(
     text: str, *, source: str, environ: Mapping[str, str] | None = None, strict: bool = False
 ) -> RouterConfig:
     """Validate config ``text``; ``source`` names it in every error."""
+    mute_litellm_warnings()  # resolving providers and prices enters LiteLLM
     env: Mapping[str, str] = os.environ if environ is None else environ
     try:
         data = yaml.safe_load(text)

@@ -27,6 +27,7 @@ import litellm
 
 from router_config.config.routes import WILDCARD_SEPARATOR
 from router_config.config.schema import Deployment, RouterConfig
+from router_config.providers.litellm_warnings import mute_litellm_warnings
 from router_config.providers.sent import SentMarker
 
 # router_settings keys LiteLLM's Router may still use; the rest are ours to apply. Redis
@@ -124,6 +125,7 @@ def build_router(config: RouterConfig, callbacks: Sequence[Any] = ()) -> RouterH
     settings = {k: v for k, v in config.router_settings.items() if k in _PASSED_ROUTER_SETTINGS}
     entries = [entry for dep in config.deployments for entry in _entries(dep)]
     entries += [entry for dep in config.wildcards for entry in _entries(dep, wildcard=True)]
+    mute_litellm_warnings()
     router = litellm.Router(
         model_list=entries,
         num_retries=0,
