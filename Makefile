@@ -20,7 +20,7 @@ run: $(STAMP)
 
 ## Lint, type-check and run the whole test suite (real Redis at 127.0.0.1:6379).
 test: $(STAMP) lint
-	LITELLM_LOCAL_MODEL_COST_MAP=True $(BIN)/pytest -q -n 2 --dist loadfile
+	LITELLM_LOCAL_MODEL_COST_MAP=True $(BIN)/pytest -q -n 2 --dist loadfile -W error
 
 lint: $(STAMP)
 	$(BIN)/ruff check router_config plugins tests bench
