@@ -16,7 +16,6 @@ Without Redis the same check runs on this process's own spend.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from typing import Any
 
 from router_config.config.shared_state_settings import SharedStateSettings
 from router_config.flow.hooks import Clock
+from router_config.state.one_flight import OneFlight
 from router_config.state.shared_redis import SharedRedis
 from router_config.state.spend_ledger import TAG, SpendLedger
 
@@ -120,7 +120,7 @@ class BudgetLeases:
         self._clock = clock
         self._leases: dict[tuple[str, str], _Lease] = {}
         self._script: Any = redis.client.register_script(_GRANT) if redis else None
-        self._topping = asyncio.Lock()
+        self._topping = OneFlight()
 
     async def reserve(self, scopes: Sequence[BudgetScope], estimate: int) -> Grant:
         """Reserve ``estimate`` nano-USD on every scope, or on none."""
@@ -128,16 +128,17 @@ class BudgetLeases:
             return self._reserve_locally(scopes, estimate)
         committed: dict[BudgetScope, int] = {}
         confirmed = False
-        for _ in range(TOP_UP_TRIES):
+        tries = 0
+        while tries < TOP_UP_TRIES:
             if not self._due(scopes, estimate) or not self._redis.available:
                 break
             # One top-up at a time: concurrent requests then find the slice it brought, and
             # a grant is never applied out of order.
-            async with self._topping:
-                due = self._due(scopes, estimate)
-                if not due:
-                    break
-                reported = await self._top_up(due, estimate)
+            if await self._topping.wait():
+                continue
+            tries += 1
+            async with self._topping.turn():
+                reported = await self._top_up(self._due(scopes, estimate), estimate)
             if reported is None:
                 break
             committed.update(reported)

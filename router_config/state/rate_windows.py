@@ -16,13 +16,13 @@ count other replicas' unused slices as used (never more remaining than there is)
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from router_config.flow.hooks import Clock
+from router_config.state.one_flight import OneFlight
 from router_config.state.shared_redis import SharedRedis
 
 WINDOW_S = 60
@@ -144,7 +144,7 @@ class RateWindows:
         self._replicas = replicas
         self._slices: dict[tuple[str, int], _Slice] = {}
         self._script: Any = redis.client.register_script(_GRANT) if redis else None
-        self._topping = asyncio.Lock()
+        self._topping = OneFlight()
 
     async def admit(self, limits: Sequence[Limit], estimate: int) -> Verdict:
         """Count one request of ``estimate`` tokens against every limit, if all have room."""
@@ -229,14 +229,18 @@ class RateWindows:
 
     async def _top_ups(self, window: int, pairs: list[tuple[Limit, _Slice]], estimate: int) -> bool:
         """Top up every slice too short for this request; False if Redis could not be asked."""
-        for _ in range(TOP_UP_TRIES):
+        tries = 0
+        while tries < TOP_UP_TRIES:
             if not any(piece.short(limit, estimate) for limit, piece in pairs):
                 return True
             if self._redis is None or not self._redis.available:
                 return False
-            async with self._topping:  # one at a time: later ones find the slice it brought
+            if await self._topping.wait():
+                continue  # one was in flight: it may have brought what this request needs
+            tries += 1
+            async with self._topping.turn():
                 short = [(lim, p) for lim, p in pairs if p.short(lim, estimate)]
-                if short and not await self._top_up(window, short, estimate):
+                if not await self._top_up(window, short, estimate):
                     return False
         return True
 
