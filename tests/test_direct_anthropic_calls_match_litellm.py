@@ -168,11 +168,15 @@ def test_a_provider_that_refuses_connections_is_classified_the_same_on_both_path
     assert seen[0] == seen[1]
 
 
-def test_a_stream_that_breaks_midway_ends_the_same_on_both_paths(
-    make_config: ConfigFactory, serve: Any, providers: Providers
+@pytest.mark.parametrize("mode", ["break", "cut"], ids=["connection_drops", "closes_early"])
+def test_a_stream_that_ends_midway_ends_the_same_on_both_paths(
+    make_config: ConfigFactory, serve: Any, providers: Providers, mode: str
 ) -> None:
+    """Dropped, or closed cleanly before Anthropic's ``message_delta``: every text delta
+    received is relayed, then the caller is told the stream was interrupted (never a
+    finish that passes a cut answer off as whole)."""
     gateways = _gateways(make_config, serve)
-    providers.anthropic.set_mode("break")
+    providers.anthropic.set_mode(f"{mode}:2")
     results = []
     for gateway in gateways:
         body = {"model": "anthropic-only", "messages": HI, "stream": True}
@@ -180,8 +184,46 @@ def test_a_stream_that_breaks_midway_ends_the_same_on_both_paths(
             "POST", f"{gateway.openai_base}/chat/completions", json=body, timeout=10
         ) as response:
             text = response.read().decode()
-        results.append((response.status_code, "stream_interrupted" in text, "[DONE]" in text))
-    assert results[0] == results[1] == (200, True, False)
+        chunks = [
+            httpx.Response(200, content=line[6:]).json()
+            for line in text.splitlines()
+            if line.startswith("data: {") and '"choices"' in line
+        ]
+        relayed = "".join(
+            c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]
+        )
+        finished = any(c["choices"] and c["choices"][0].get("finish_reason") for c in chunks)
+        results.append(
+            (response.status_code, "stream_interrupted" in text, "[DONE]" in text, relayed)
+        )
+        assert not finished
+    assert results[0] == results[1]
+    assert results[0][:3] == (200, True, False)
+    assert results[0][3]  # the two tokens sent before the end
+
+
+def test_a_cut_answer_is_not_served_to_a_caller_that_does_not_stream(
+    make_config: ConfigFactory, serve: Any, providers: Providers
+) -> None:
+    providers.anthropic.set_mode("cut:2")
+    direct, via_litellm = _gateways(make_config, serve)
+    seen = _seen(direct, "anthropic-only")
+    assert seen["status"] == 503, seen
+    assert seen == _seen(via_litellm, "anthropic-only")
+
+
+def test_a_request_litellm_cannot_build_is_the_callers_error_on_both_paths(
+    make_config: ConfigFactory, serve: Any, providers: Providers
+) -> None:
+    """Anthropic needs a message that is not a system prompt: LiteLLM refuses to build the
+    request, nothing is sent, and no provider is blamed."""
+    only_system = [{"role": "system", "content": "Be brief."}]
+    direct, via_litellm = _gateways(make_config, serve)
+    seen = _seen(direct, "anthropic-only", messages=only_system)
+    assert seen["status"] == 400, seen
+    assert seen["error"][0] == "invalid_request"
+    assert seen == _seen(via_litellm, "anthropic-only", messages=only_system)
+    assert providers.anthropic.stats()["by_client"] == {}
 
 
 PLAIN = {
@@ -244,8 +286,9 @@ def test_a_plain_request_reaches_the_provider_as_through_litellm(
                 }
             ]
         },
+        {"stop": ["a", "b", "c", "d", "e"]},  # LiteLLM keeps the first 4
     ],
-    ids=["tools", "response_format", "n", "content_parts"],
+    ids=["tools", "response_format", "n", "content_parts", "five_stops"],
 )
 def test_a_request_beyond_plain_text_goes_through_litellm(
     make_config: ConfigFactory, serve: Any, providers: Providers, extra: dict[str, Any]

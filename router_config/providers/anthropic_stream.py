@@ -8,8 +8,9 @@ its per-chunk logging and accounting:
 
 * chunks with nothing to say (``message_start``, block starts and stops) are dropped;
 * the first chunk with content carries ``role: assistant``;
-* the finish reason goes out on a chunk with an empty delta; a stream that ends cleanly
-  without one gets ``stop``; one that breaks before it is an error;
+* the finish reason goes out on a chunk with an empty delta; a stream that ends, cleanly
+  or not, before Anthropic's ``message_delta`` is an error (the Router's
+  ``stream_interrupted``), never a short answer passed off as whole;
 * usage is held back and sent last, on a chunk with no choices, named after the
   requested model (the Router's usage chunk has no served model of its own).
 
@@ -25,6 +26,8 @@ import aiohttp
 from litellm.litellm_core_utils.exception_mapping_utils import exception_type
 from litellm.llms.anthropic.chat.handler import ModelResponseIterator
 from litellm.types.utils import ModelResponseStream
+
+from router_config.providers.sse_reader import StreamError
 
 _BROKEN = (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError)
 
@@ -61,8 +64,10 @@ async def openai_chunks(reply: aiohttp.ClientResponse, model: str) -> AsyncItera
                 raise
         except Exception as exc:
             raise_as_litellm(model, exc)
-        if finish is None:
-            yield {**base, "choices": [{"finish_reason": "stop", "index": 0, "delta": {}}]}
+        if finish is None and "id" not in base:  # not one event: not an Anthropic stream
+            raise StreamError("the provider's answer was not an Anthropic event stream")
+        if finish is None:  # the body ended before Anthropic's message_delta: cut short
+            raise aiohttp.ClientPayloadError("the stream ended before Anthropic's message_delta")
         if usage is not None:
             yield {**base, "model": model, "choices": [], "usage": usage}
     finally:
@@ -72,10 +77,19 @@ async def openai_chunks(reply: aiohttp.ClientResponse, model: str) -> AsyncItera
 async def _lines(reply: aiohttp.ClientResponse) -> AsyncIterator[str]:
     """The stream's ``data:`` lines without their line breaks, as LiteLLM's SSE splitter
     gives them. The parser reads nothing else (``event:`` names and blank lines become
-    empty chunks that would only be dropped), so nothing else is handed to it."""
-    async for line in reply.content:
-        if line.startswith(b"data:"):
-            yield line.decode("utf-8", "replace").rstrip("\r\n")
+    empty chunks that would only be dropped), so nothing else is handed to it. When the
+    connection breaks, the whole lines aiohttp had already received are handed on first
+    (as ``sse_reader`` does for OpenAI streams), then the break."""
+    try:
+        async for line in reply.content:
+            if line.startswith(b"data:"):
+                yield line.decode("utf-8", "replace").rstrip("\r\n")
+    except aiohttp.ClientPayloadError:
+        left: bytes = getattr(reply.content, "_read_nowait", lambda n: b"")(-1)
+        for line in left.split(b"\n")[:-1]:  # what follows the last newline is cut off
+            if line.startswith(b"data:"):
+                yield line.decode("utf-8", "replace").rstrip("\r")
+        raise
 
 
 def raise_as_litellm(model: str, error: Exception) -> NoReturn:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, NoReturn
 
 import httpx
@@ -78,6 +78,9 @@ def is_direct_anthropic(deployment: Deployment) -> bool:
 
 def is_plain_anthropic(messages: list[dict[str, Any]], params: Mapping[str, Any]) -> bool:
     """Text messages of the system/user/assistant roles and only ``_PLAIN_PARAMS``."""
+    stop = params.get("stop")
+    if isinstance(stop, list) and len(stop) > 4 and not litellm.disable_stop_sequence_limit:
+        return False  # LiteLLM's completion() keeps the first 4: the Router's to do
     return (
         bool(messages)
         and params.keys() <= _PLAIN_PARAMS
@@ -104,10 +107,15 @@ class DirectAnthropic:
         self._optional_memo: dict[Any, dict[str, Any]] = {}
         self._headers_memo: dict[Any, dict[str, str]] = {}
 
-    async def stream(self, call: ProviderCall) -> AsyncIterator[dict[str, Any]]:
-        """A streaming call: OpenAI-shaped chunk dicts, as LiteLLM's Router yields them."""
+    async def stream(
+        self, call: ProviderCall, sending: Callable[[], None]
+    ) -> AsyncIterator[dict[str, Any]]:
+        """A streaming call: OpenAI-shaped chunk dicts, as LiteLLM's Router yields them.
+        ``sending`` runs once the request is built, just before it goes out: an error
+        LiteLLM raises while building it is the caller's, nothing was sent."""
         model = call.deployment.pinned_model
         url, headers, data = self._request(call, stream=True)
+        sending()
         reply = await self._transport.send(url, data, headers, timeout(call))
         if reply.status >= 400:
             try:
@@ -118,10 +126,11 @@ class DirectAnthropic:
             _raise_mapped(model, reply.status, reply.headers, body)
         return openai_chunks(reply, model)
 
-    async def complete(self, call: ProviderCall) -> dict[str, Any]:
+    async def complete(self, call: ProviderCall, sending: Callable[[], None]) -> dict[str, Any]:
         """One whole call: the chat completion LiteLLM's ``transform_response`` makes of it."""
         model = call.deployment.pinned_model
         url, headers, data = self._request(call, stream=False)
+        sending()
         async with self._transport.send(url, data, headers, timeout(call)) as reply:
             body = await reply.read()
             status, reply_headers = reply.status, reply.headers

@@ -154,8 +154,7 @@ class ProviderCalls:
                     body = await self._direct.complete(call)
                 return Completion(body, body.get("model"))
             if self._anthropic is not None and self._goes_anthropic(call):
-                mark_sent()
-                body = await self._anthropic.complete(call)
+                body = await self._anthropic.complete(call, mark_sent)
                 return Completion(body, body.get("model"))
             response = await self._via_router(call)
         except Exception as exc:
@@ -182,8 +181,7 @@ class ProviderCalls:
                 mark_sent()
                 return await self._direct.stream(call)
             if self._anthropic is not None and self._goes_anthropic(call):
-                mark_sent()
-                return await self._anthropic.stream(call)
+                return await self._anthropic.stream(call, mark_sent)
             return _dicts(aiter(await self._via_router(call)), text=call.call == "text_completion")
         except Exception as exc:
             exc.llm_router_sent = holder[0]  # type: ignore[attr-defined]

@@ -35,6 +35,7 @@ MODES = (
     "nostream",  # a streaming request is refused with 400, as models that cannot stream do
     "garbage",
     "break",
+    "cut",  # cut:N: a stream closed cleanly after N tokens, without its end
     "stall",  # stall:MS: a pause of MS after the first token
     "drift",
     "nousage",  # no usage in the answer, even when the request asks for it

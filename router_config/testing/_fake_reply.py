@@ -115,7 +115,7 @@ class Reply:
             await _event(send, name, data)
         for k, group in enumerate(events.tokens):
             if self._stops_at(k):
-                return await _hang(receive) if self.mode.name != "break" else _abort()
+                return await self._stop(receive, send)
             for name, data in group:
                 await _event(send, name, data)
             await self._pause(k, receive)
@@ -209,7 +209,7 @@ class Reply:
         longest = max((len(c.tokens) for c in a.choices), default=0)
         for k in range(longest):
             if self._stops_at(k):
-                return await _hang(receive) if self.mode.name != "break" else _abort()
+                return await self._stop(receive, send)
             for c in a.choices:
                 if k < len(c.tokens):
                     await _event(send, None, self._chunk([self._token_delta(c, k)]))
@@ -235,10 +235,21 @@ class Reply:
         return {"index": c.index, "delta": delta, "logprobs": logprobs, "finish_reason": None}
 
     def _stops_at(self, k: int) -> bool:
-        """Stop sending before token ``k``: ``break:N`` drops the connection, a hang stalls."""
-        if self.mode.name == "break":
+        """Stop sending before token ``k``: ``break:N`` drops the connection, ``cut:N`` ends
+        the body cleanly without the stream's end, a hang stalls."""
+        if self.mode.name in ("break", "cut"):
             return k >= int(self.mode.number(2))
         return self.timing.hang_after is not None and k >= self.timing.hang_after
+
+    async def _stop(self, receive: Receive, send: Send) -> None:
+        """End a stream where ``_stops_at`` said: a dropped connection, a clean close with
+        no end event (no finish, no ``[DONE]`` or ``message_stop``), or a hang."""
+        if self.mode.name == "break":
+            _abort()
+        if self.mode.name == "cut":
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await _hang(receive)
 
     async def _pause(self, k: int, receive: Receive) -> None:
         t = self.timing
@@ -304,7 +315,7 @@ class Reply:
         )
         for k, piece in enumerate(c.tokens):
             if self._stops_at(k):
-                return await _hang(receive) if self.mode.name != "break" else _abort()
+                return await self._stop(receive, send)
             delta = (
                 {"type": "input_json_delta", "partial_json": piece}
                 if c.tool is not None
