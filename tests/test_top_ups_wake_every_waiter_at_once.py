@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from router_config.state.one_flight import OneFlight
 from router_config.state.rate_windows import Limit, RateWindows
 from router_config.state.shared_redis import SharedRedis
@@ -42,16 +40,32 @@ def test_every_waiter_wakes_within_a_few_loop_passes_of_the_top_up() -> None:
     assert asyncio.run(scenario()) <= 5  # an asyncio.Lock hand-off needs one per waiter
 
 
-def test_a_second_turn_while_one_is_in_flight_is_a_bug() -> None:
-    async def scenario() -> None:
+def test_requests_that_still_need_their_own_top_up_take_turns_in_arrival_order() -> None:
+    async def scenario() -> list[int]:
         flight = OneFlight()
-        async with flight.turn():
-            with pytest.raises(RuntimeError, match="wait"):
-                async with flight.turn():
-                    pass
-        assert not await flight.wait()  # over: nothing in flight
+        release = asyncio.Event()
+        entered: list[int] = []
 
-    asyncio.run(scenario())
+        async def first() -> None:
+            async with flight.turn():
+                await release.wait()
+
+        async def later(n: int) -> None:
+            async with flight.turn():
+                entered.append(n)
+
+        owning = asyncio.create_task(first())
+        await asyncio.sleep(0)
+        queued = []
+        for n in range(5):
+            queued.append(asyncio.create_task(later(n)))
+            await asyncio.sleep(0)
+        release.set()
+        await asyncio.gather(owning, *queued)
+        assert not await flight.wait()  # all over: nothing in flight
+        return entered
+
+    assert asyncio.run(scenario()) == [0, 1, 2, 3, 4]
 
 
 def test_a_window_rollover_under_load_takes_one_top_up_and_admits_everyone(

@@ -128,17 +128,21 @@ class BudgetLeases:
             return self._reserve_locally(scopes, estimate)
         committed: dict[BudgetScope, int] = {}
         confirmed = False
-        tries = 0
+        tries, waited = 0, False
         while tries < TOP_UP_TRIES:
             if not self._due(scopes, estimate) or not self._redis.available:
                 break
             # One top-up at a time: concurrent requests then find the slice it brought, and
             # a grant is never applied out of order.
-            if await self._topping.wait():
+            if not waited and await self._topping.wait():
+                waited = True
                 continue
             tries += 1
             async with self._topping.turn():
-                reported = await self._top_up(self._due(scopes, estimate), estimate)
+                due = self._due(scopes, estimate)
+                if not due:
+                    continue  # the turn before this one brought enough
+                reported = await self._top_up(due, estimate)
             if reported is None:
                 break
             committed.update(reported)

@@ -229,18 +229,19 @@ class RateWindows:
 
     async def _top_ups(self, window: int, pairs: list[tuple[Limit, _Slice]], estimate: int) -> bool:
         """Top up every slice too short for this request; False if Redis could not be asked."""
-        tries = 0
+        tries, waited = 0, False
         while tries < TOP_UP_TRIES:
             if not any(piece.short(limit, estimate) for limit, piece in pairs):
                 return True
             if self._redis is None or not self._redis.available:
                 return False
-            if await self._topping.wait():
-                continue  # one was in flight: it may have brought what this request needs
+            if not waited and await self._topping.wait():
+                waited = True  # one was in flight: it may have brought what this one needs
+                continue
             tries += 1
             async with self._topping.turn():
                 short = [(lim, p) for lim, p in pairs if p.short(lim, estimate)]
-                if not await self._top_up(window, short, estimate):
+                if short and not await self._top_up(window, short, estimate):
                     return False
         return True
 
