@@ -21,7 +21,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import httpx
 
-from bench.servers import VENV_BIN, Server, _tree, free_port, start
+from bench.servers import VENV_BIN, Server, free_port, start
 
 CONFIG = """
 model_list:
@@ -36,29 +36,16 @@ router_plugins:
   cache: {mode: "off"}
 """  # noqa: E501
 HI = [{"role": "user", "content": "hi"}]
-TICK_S = 1 / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_s(server: Server) -> float:
-    """User + system CPU seconds of the server's process tree so far."""
-    total = 0
-    for pid in _tree(server.proc.pid):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return total * TICK_S
 
 
 def per_request_ms(server: Server, http: httpx.Client, model: str, n: int, stream: bool) -> float:
     body = {"model": model, "messages": HI, "stream": stream}
     for _ in range(50):  # warm-up: LiteLLM builds much of a provider's code on first use
         http.post(server.url, json=body, timeout=10).raise_for_status()
-    before = cpu_s(server)
+    before = server.cpu_seconds()
     for _ in range(n):
         http.post(server.url, json=body, timeout=10).raise_for_status()
-    return (cpu_s(server) - before) / n * 1000
+    return (server.cpu_seconds() - before) / n * 1000
 
 
 def main(n: int) -> None:
