@@ -27,45 +27,44 @@ async def embedding_context(
     generation: Generation, request: Request, caller: Caller, now: float
 ) -> RequestContext:
     """Authenticate, read and validate an embeddings request."""
-    body = await read_body(generation, request, caller)
-    asked = validated(EmbeddingRequest, body)
-    target = resolve(generation.config, caller, asked.model, "embedding", request.headers)
-    return new_context(
-        generation,
-        request,
-        now,
-        caller,
-        target,
-        call="embedding",
-        messages=[],
-        params=asked.provider_params(),
-        stream=False,
-        metadata=asked.metadata,
-        tags=asked.routing_tags(),
-        cache=asked.cache,
-        api="embeddings",
-    )
+    asked = validated(EmbeddingRequest, await read_body(generation, request, caller))
+    return _context(generation, request, caller, now, asked, "embedding", False, "embeddings")
 
 
 async def completion_context(
     generation: Generation, request: Request, caller: Caller, now: float
 ) -> RequestContext:
     """Authenticate, read and validate a legacy text completion request."""
-    body = await read_body(generation, request, caller)
-    asked = validated(CompletionRequest, body)
-    target = resolve(generation.config, caller, asked.model, "text_completion", request.headers)
+    asked = validated(CompletionRequest, await read_body(generation, request, caller))
+    return _context(
+        generation, request, caller, now, asked, "text_completion", asked.stream, "completions"
+    )
+
+
+def _context(
+    generation: Generation,
+    request: Request,
+    caller: Caller,
+    now: float,
+    asked: EmbeddingRequest | CompletionRequest,
+    call: str,
+    stream: bool,
+    api: str,
+) -> RequestContext:
+    """Both bodies carry the model, provider parameters and LiteLLM's extensions alike."""
+    target = resolve(generation.config, caller, asked.model, call, request.headers)
     return new_context(
         generation,
         request,
         now,
         caller,
         target,
-        call="text_completion",
+        call=call,
         messages=[],
         params=asked.provider_params(),
-        stream=asked.stream,
+        stream=stream,
         metadata=asked.metadata,
         tags=asked.routing_tags(),
         cache=asked.cache,
-        api="completions",
+        api=api,
     )

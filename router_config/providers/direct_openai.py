@@ -155,20 +155,14 @@ class DirectOpenAI:
 
     async def complete(self, call: ProviderCall) -> dict[str, Any]:
         """One non-streaming call: the provider's JSON body as a dict."""
-        async with self._post(call) as reply:
-            body = await reply.read()
-            if reply.status >= 400:
-                raise ProviderHTTPError(reply.status, reply.headers, body)
-        try:
-            decoded = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise MalformedResponse("the provider's answer is not JSON") from None
-        if not isinstance(decoded, dict) or not isinstance(decoded.get("choices"), list):
-            raise MalformedResponse("the provider's answer is not a chat completion")
-        return decoded
+        return await self._whole(call, "choices", "a chat completion")
 
     async def embed(self, call: ProviderCall) -> dict[str, Any]:
         """One embeddings call: the provider's JSON body as a dict."""
+        return await self._whole(call, "data", "an embeddings list")
+
+    async def _whole(self, call: ProviderCall, listed: str, what: str) -> dict[str, Any]:
+        """A whole answer: an object whose ``listed`` field is a list, else malformed."""
         async with self._post(call) as reply:
             body = await reply.read()
             if reply.status >= 400:
@@ -177,8 +171,8 @@ class DirectOpenAI:
             decoded = orjson.loads(body)
         except orjson.JSONDecodeError:
             raise MalformedResponse("the provider's answer is not JSON") from None
-        if not isinstance(decoded, dict) or not isinstance(decoded.get("data"), list):
-            raise MalformedResponse("the provider's answer is not an embeddings list")
+        if not isinstance(decoded, dict) or not isinstance(decoded.get(listed), list):
+            raise MalformedResponse(f"the provider's answer is not {what}")
         return decoded
 
     async def stream(self, call: ProviderCall) -> AsyncIterator[dict[str, Any]]:
