@@ -149,17 +149,10 @@ class ChatRequest(BaseModel):
     def provider_params(self) -> dict[str, Any]:
         """Parameters to forward: everything set except model, messages, stream, and what is
         the gateway's own (metadata, tags, cache controls, store)."""
-        return {
-            k: v for k, v in self.model_dump(exclude_none=True).items() if k not in _NOT_FORWARDED
-        }
+        return forwarded(self, _NOT_FORWARDED)
 
     def routing_tags(self) -> tuple[str, ...]:
-        """Tags for tag routing: ``tags``, then ``metadata.tags`` (LiteLLM reads both)."""
-        found = list(self.tags or [])
-        nested = (self.metadata or {}).get("tags")
-        if isinstance(nested, list):
-            found += [t for t in nested if isinstance(t, str) and t not in found]
-        return tuple(found)
+        return routing_tags(self.tags, self.metadata)
 
     def message_dicts(self) -> list[dict[str, Any]]:
         return [m.model_dump(exclude_none=True) for m in self.messages]
@@ -218,3 +211,18 @@ def _param(loc: tuple[int | str, ...], body: Any) -> str | None:
 
 # How pydantic names a union's members in an error's location.
 _TYPE_TAG = re.compile(r"^(str|int|float|bool|none|list|dict|literal|function|nullable)\b|\[")
+
+
+def forwarded(request: BaseModel, not_forwarded: frozenset[str]) -> dict[str, Any]:
+    """A request body's fields that go to the provider: every one set, except ours."""
+    fields = request.model_dump(exclude_none=True)
+    return {k: v for k, v in fields.items() if k not in not_forwarded}
+
+
+def routing_tags(tags: list[str] | None, metadata: dict[str, Any] | None) -> tuple[str, ...]:
+    """Tags for tag routing: ``tags``, then ``metadata.tags`` (LiteLLM reads both)."""
+    found = list(tags or [])
+    nested = (metadata or {}).get("tags")
+    if isinstance(nested, list):
+        found += [t for t in nested if isinstance(t, str) and t not in found]
+    return tuple(found)

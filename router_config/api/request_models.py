@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from router_config.api.chat_request import FORBIDDEN_PARAMS
+from router_config.api.chat_request import FORBIDDEN_PARAMS, forwarded, routing_tags
 from router_config.errors import InvalidRequest
 
 
@@ -42,17 +42,10 @@ class _Extensions(BaseModel):
 
     def provider_params(self) -> dict[str, Any]:
         """Everything set except the model, the stream flag and the gateway's own fields."""
-        return {
-            k: v for k, v in self.model_dump(exclude_none=True).items() if k not in _NOT_FORWARDED
-        }
+        return forwarded(self, _NOT_FORWARDED)
 
     def routing_tags(self) -> tuple[str, ...]:
-        """Tags for tag routing: ``tags``, then ``metadata.tags`` (LiteLLM reads both)."""
-        found = list(self.tags or [])
-        nested = (self.metadata or {}).get("tags")
-        if isinstance(nested, list):
-            found += [t for t in nested if isinstance(t, str) and t not in found]
-        return tuple(found)
+        return routing_tags(self.tags, self.metadata)
 
 
 # An input or prompt: a string, strings, one token array, or token arrays; never empty.
