@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import time
@@ -44,6 +45,24 @@ class FakeClock:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.t += seconds
+
+
+class MidPeriodClock:
+    """Wall time that keeps running but starts at noon UTC on the 15th of this month.
+
+    Budget periods are UTC days and months; a test that spends and then reads its period
+    would see the budget reset if it ran across midnight (CI once did, at a month's end).
+    """
+
+    def __init__(self) -> None:
+        now = time.time()
+        start = dt.datetime.fromtimestamp(now, dt.UTC).replace(
+            day=15, hour=12, minute=0, second=0, microsecond=0
+        )
+        self.offset = start.timestamp() - now
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
 
 
 class WebhookReceiver:

@@ -14,7 +14,7 @@ import redis
 
 from router_config.wiring import Timing
 from tests.conftest import ConfigFactory, Providers
-from tests.failover_support import FakeClock, WebhookReceiver, wait_for
+from tests.failover_support import FakeClock, MidPeriodClock, WebhookReceiver, wait_for
 from tests.shared_state_support import shared_state
 
 CHEAP = """
@@ -66,7 +66,9 @@ def test_concurrent_requests_on_two_replicas_alert_once_per_threshold_and_never_
     webhook: WebhookReceiver,
 ) -> None:
     text = config_text(webhook, redis_url=redis_url)
-    first, second = serve(make_config(text=text)), serve(make_config(text=text))
+    timing = Timing(now=MidPeriodClock())  # one budget month for the whole test
+    first = serve(make_config(text=text), timing=timing)
+    second = serve(make_config(text=text), timing=timing)
     with ThreadPoolExecutor(16) as pool:
         responses = list(pool.map(post, [first, second] * 100))
     assert all(r.status_code == 200 for r in responses)
@@ -88,7 +90,9 @@ def test_concurrent_requests_on_two_replicas_alert_once_per_threshold_and_never_
 def test_reject_policy_answers_429_budget_exceeded(
     make_config: ConfigFactory, serve, providers: Providers, webhook: WebhookReceiver
 ) -> None:
-    gateway = serve(make_config(text=config_text(webhook, "reject")))
+    gateway = serve(
+        make_config(text=config_text(webhook, "reject")), timing=Timing(now=MidPeriodClock())
+    )
     statuses = [post(gateway).status_code for _ in range(140)]
     assert statuses[0] == 200 and statuses[-1] == 429
     last = post(gateway).json()["error"]
@@ -98,7 +102,7 @@ def test_reject_policy_answers_429_budget_exceeded(
 def test_admin_spend_needs_the_master_key_and_reports_by_group_and_team(
     make_config: ConfigFactory, serve, providers: Providers, webhook: WebhookReceiver
 ) -> None:
-    gateway = serve(make_config(text=config_text(webhook)))
+    gateway = serve(make_config(text=config_text(webhook)), timing=Timing(now=MidPeriodClock()))
     cost = Decimal(post(gateway).headers["x-router-cost-usd"])
     assert httpx.get(f"{gateway.base_url}/admin/spend").status_code == 401
     report = httpx.get(f"{gateway.base_url}/admin/spend?period=day", headers=ADMIN).json()
