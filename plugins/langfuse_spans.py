@@ -30,9 +30,9 @@ MAX_ATTRIBUTE_CHARS = 200  # Langfuse's limit on propagated trace attributes (us
 
 @dataclass
 class GenerationRecord:
-    """One generation span and what it stands for: an attempt, a skip, or neither yet."""
+    """One generation to be sent and what it stands for: an attempt, a skip, or neither yet."""
 
-    observation: Any
+    started_ns: int
     deployment: Deployment
     attempt: Attempt | None = None
     skipped: str | None = None
@@ -46,10 +46,13 @@ class GenerationRecord:
 
 @dataclass
 class RequestTrace:
-    """The root span of one request and its generations, in the order they started."""
+    """One request's trace while it runs: when it started, its generations in the order
+    they started, and its answer's text (with ``log_content``). Spans are built from it
+    once the request is over, when every fact they carry is known."""
 
-    root: Any
+    started_ns: int
     generations: list[GenerationRecord] = field(default_factory=list)
+    output: Any = None
 
     def waiting(self, deployment: Deployment) -> GenerationRecord | None:
         """The generation started for ``deployment`` that no attempt or skip has claimed."""
