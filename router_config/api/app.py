@@ -27,12 +27,12 @@ from starlette.responses import Response
 
 from plugins.version_history import config_hash
 from router_config.api.admission import Admission
+from router_config.api.direct_routes import GatewayApp
 from router_config.api.http_chat import serve_chat
 from router_config.api.http_errors import install_error_handlers
 from router_config.api.http_models import model_list
 from router_config.api.model_routes import add_model_routes
 from router_config.api.openapi import install_openapi
-from router_config.api.request_ids import RequestIds
 from router_config.config.loader import load_config
 from router_config.config.schema import RouterConfig
 from router_config.errors import (
@@ -114,7 +114,7 @@ def create_app(
             await live.close()
 
     docs = config.plugins.server.docs
-    app = FastAPI(
+    app = GatewayApp(
         title="llm-router",
         version="0.1.0",
         lifespan=lifespan,
@@ -127,8 +127,6 @@ def create_app(
     install_error_handlers(app)
     install_openapi(app)
 
-    app.add_middleware(RequestIds)
-
     @app.post("/v1/chat/completions")
     @app.post("/chat/completions", include_in_schema=False)
     async def chat_completions(request: Request) -> Response:
@@ -136,6 +134,11 @@ def create_app(
         return await serve_chat(
             generation, request, admission, clock, lambda: live.release(generation)
         )
+
+    app.direct = {  # the hot route skips FastAPI's routing layers (``direct_routes``)
+        ("POST", "/v1/chat/completions"): chat_completions,
+        ("POST", "/chat/completions"): chat_completions,
+    }
 
     add_model_routes(app, live, clock, admission)  # embeddings, completions, responses, messages
 

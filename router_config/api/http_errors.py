@@ -41,6 +41,18 @@ def router_error_response(exc: RouterError, request_id: str | None = None) -> Re
     )
 
 
+def unexpected_error_response(request_id: str | None, exc: Exception) -> Response:
+    """A 500 naming the request id, the error logged with its traceback (never sent)."""
+    log.error("unhandled error in request %s: %s", request_id, type(exc).__name__, exc_info=exc)
+    return Response(
+        error_body(
+            f"Internal error (request id {request_id}).", "api_error", "internal_error", None
+        ),
+        status_code=500,
+        media_type="application/json",
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that make every error OpenAI-shaped."""
 
@@ -80,15 +92,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        request_id = getattr(request.state, "request_id", None)
-        log.error("unhandled error in request %s: %s", request_id, type(exc).__name__, exc_info=exc)
-        return Response(
-            error_body(
-                f"Internal error (request id {request_id}).", "api_error", "internal_error", None
-            ),
-            status_code=500,
-            media_type="application/json",
-        )
+        return unexpected_error_response(getattr(request.state, "request_id", None), exc)
 
     app.add_exception_handler(RouterError, on_router_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
