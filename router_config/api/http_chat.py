@@ -90,7 +90,7 @@ async def serve_admitted(
         raise
     ctx, shape = built if isinstance(built, tuple) else (built, None)
     try:
-        return await respond(generation.gateway, ctx, done, shape)
+        return await respond(generation.gateway, ctx, done, shape, answered=ticket.leave)
     except RateLimited as exc:
         admission.learn(exc)
         raise
@@ -165,6 +165,31 @@ def _with_cache_directives(headers: Any, cache: dict[str, Any] | None) -> dict[s
     return out
 
 
+class FinishingResponse(Response):
+    """A JSON answer whose end-of-request work (``finish``: logs, traces, metrics) runs once
+    its bytes are sent, however sending ends: the caller does not wait for bookkeeping it
+    never sees, and the work is never skipped. ``answered`` runs first (it frees the
+    caller's in-flight slot, so a caller that asks again at once is not refused)."""
+
+    def __init__(
+        self,
+        content: bytes,
+        headers: Mapping[str, str],
+        answered: Callable[[], None],
+        finish: Callable[[], Awaitable[None]],
+    ) -> None:
+        super().__init__(content, media_type="application/json", headers=headers)
+        self._answered = answered
+        self._finish = finish
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._answered()
+            await self._finish()
+
+
 class ClosingStreamingResponse(StreamingResponse):
     """A stream whose generator is closed when the response ends, however it ends.
 
@@ -206,9 +231,13 @@ async def respond(
     ctx: RequestContext,
     done: Callable[[], None],
     shape: ReplyShape | None = None,
+    *,
+    answered: Callable[[], None] = lambda: None,
 ) -> Response:
     """Serve ``ctx``; ``done`` runs once the request is over (for a stream: after its end).
-    ``shape`` renders the answer in another API's format (default: as it came)."""
+    ``shape`` renders the answer in another API's format (default: as it came).
+    ``answered`` runs as soon as a whole answer is sent, before its bookkeeping: the
+    caller's in-flight slot is free once the caller has its answer."""
 
     async def finish() -> None:
         # A client that leaves a stream makes Starlette cancel it, and every await in the
@@ -234,11 +263,11 @@ async def respond(
         try:
             assert reply.body is not None
             body = reply.body if shape is None else await shape.body(reply.body, reply.headers)
-            return Response(
-                orjson.dumps(body), media_type="application/json", headers=reply.headers
-            )
-        finally:
+            content = orjson.dumps(body)
+        except BaseException:
             await finish()
+            raise
+        return FinishingResponse(content, reply.headers, answered, finish)
     events = (
         sse_events(reply.chunks, finish)
         if shape is None
