@@ -41,6 +41,20 @@ def test_a_provider_failing_mid_answer_fails_over_for_a_caller_that_wants_one_bo
     assert response.json()["choices"][0]["message"]["content"] == "fake reply to: hi"
 
 
+def test_an_answer_longer_than_the_idle_limit_is_whole_while_its_tokens_keep_coming(
+    make_config: ConfigFactory, serve: Any, providers: Providers
+) -> None:
+    """The idle limit is per gap between chunks, not per answer: 1.6 s of tokens 20 ms
+    apart, three times the 0.5 s idle limit, is one answer from the primary."""
+    gateway = serve(make_config(SHORT_IDLE))
+    providers.openai.set_mode("latency:ttft=100,tps=50,tokens=75")
+    response = chat(gateway)
+    assert response.status_code == 200
+    assert response.headers["x-router-provider"] == "openai"
+    assert response.headers["x-router-attempts"] == "1"
+    assert response.json()["choices"][0]["message"]["content"].endswith(" w70")  # all 75
+
+
 def test_a_stream_that_stalls_after_it_started_ends_with_an_error_the_sdk_raises(
     make_config: ConfigFactory, serve: Any, providers: Providers
 ) -> None:
