@@ -27,7 +27,7 @@ from litellm.litellm_core_utils.exception_mapping_utils import exception_type
 from litellm.llms.anthropic.chat.handler import ModelResponseIterator
 from litellm.types.utils import ModelResponseStream
 
-from router_config.providers.sse_reader import StreamError
+from router_config.providers.sse_reader import StreamError, line_blocks
 
 _BROKEN = (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError)
 
@@ -78,18 +78,12 @@ async def _lines(reply: aiohttp.ClientResponse) -> AsyncIterator[str]:
     """The stream's ``data:`` lines without their line breaks, as LiteLLM's SSE splitter
     gives them. The parser reads nothing else (``event:`` names and blank lines become
     empty chunks that would only be dropped), so nothing else is handed to it. When the
-    connection breaks, the whole lines aiohttp had already received are handed on first
-    (as ``sse_reader`` does for OpenAI streams), then the break."""
-    try:
-        async for line in reply.content:
-            if line.startswith(b"data:"):
-                yield line.decode("utf-8", "replace").rstrip("\r\n")
-    except aiohttp.ClientPayloadError:
-        left: bytes = getattr(reply.content, "_read_nowait", lambda n: b"")(-1)
-        for line in left.split(b"\n")[:-1]:  # what follows the last newline is cut off
+    connection breaks, the whole lines already received are handed on first
+    (``line_blocks``), then the break."""
+    async for lines in line_blocks(reply):
+        for line in lines:
             if line.startswith(b"data:"):
                 yield line.decode("utf-8", "replace").rstrip("\r")
-        raise
 
 
 def raise_as_litellm(model: str, error: Exception) -> NoReturn:

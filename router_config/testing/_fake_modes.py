@@ -39,6 +39,7 @@ MODES = (
     "stall",  # stall:MS: a pause of MS after the first token
     "drift",
     "nousage",  # no usage in the answer, even when the request asks for it
+    "split",  # split:N: a stream's bytes sent N at a time, as a network may deliver them
 )
 
 

@@ -52,6 +52,8 @@ class Reply:
     async def send(self, receive: Receive, send: Send) -> None:
         self._receive = receive
         name = self.mode.name
+        if name == "split":
+            send = _in_pieces(send, max(1, int(self.mode.number(7))))
         if name == "hang":
             return await _hang(receive)
         if name in ERRORS:
@@ -377,6 +379,24 @@ async def _hang(receive: Receive) -> None:
 async def raw(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _in_pieces(send: Send, size: int) -> Send:
+    """``send`` that writes each part of a body ``size`` bytes at a time, a millisecond
+    apart, so the reader gets events and lines cut anywhere (mode ``split``)."""
+
+    async def pieces(message: dict[str, Any]) -> None:
+        body = message.get("body", b"")
+        if message["type"] != "http.response.body" or len(body) <= size:
+            await send(message)
+            return
+        for at in range(0, len(body), size):
+            await send({**message, "body": body[at : at + size], "more_body": True})
+            await asyncio.sleep(0.001)
+        if not message.get("more_body", False):
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    return pieces
 
 
 async def _event(send: Send, name: str | None, data: Any) -> None:
