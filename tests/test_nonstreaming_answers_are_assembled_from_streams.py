@@ -4,7 +4,8 @@ The gateway always streams from the provider (so a hang shows at the first
 token) and assembles the body. On the direct path the assembled body must equal
 the body the provider sends whole; through LiteLLM's Router it must equal what
 LiteLLM answers for the same request without streaming: content, tool calls,
-JSON answers, log probabilities, every choice of ``n``, finish reasons, usage
+JSON answers, log probabilities, every choice of ``n``, a reasoning model's thinking
+(``reasoning_content``, a field the gateway does not know, joined), finish reasons, usage
 with its details, ``system_fingerprint``.
 """
 
@@ -98,6 +99,37 @@ def test_the_direct_path_assembles_the_body_the_provider_sends_whole(
     assert ours["object"] == "chat.completion"
     assert _comparable(ours) == _comparable(whole)
     assert ours["usage"] == whole["usage"]  # details included, as the provider reported them
+
+
+REASONER = """
+model_list:
+  - model_name: reasoner
+    litellm_params:
+      model: openai/deepseek-r1-distill-llama-8b
+      api_base: os.environ/LOCAL_BASE
+      api_key: none
+    model_info: {version: deepseek-r1-distill-llama-8b@sha-test, free: true}
+"""
+
+
+def test_a_reasoning_models_thinking_is_assembled_whole(
+    make_config: ConfigFactory, serve: Any, providers: Providers
+) -> None:
+    """Its ``reasoning_content`` (a field the gateway does not know) comes in pieces
+    before the answer, and is joined as the provider sends it whole. (LiteLLM, which
+    calls a reasoning model, adds its own estimate of reasoning tokens to a stream's
+    usage; the counts the provider reported are the same.)"""
+    ours = _ask(serve(make_config(text=REASONER)), "reasoner", {"messages": HI})
+    assert providers.local.last_request()["body"]["stream"] is True
+    whole = httpx.post(
+        f"{providers.local.openai_base}/chat/completions",
+        json={"model": "deepseek-r1-distill-llama-8b", "messages": HI},
+        timeout=10,
+    ).json()
+    assert ours["choices"][0]["message"]["reasoning_content"] == "Let me think about it."
+    assert _comparable(ours)["choices"] == _comparable(whole)["choices"]
+    for count in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        assert ours["usage"][count] == whole["usage"][count]
 
 
 @pytest.mark.parametrize("case", list(TRANSLATED))

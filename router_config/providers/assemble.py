@@ -21,6 +21,22 @@ from router_config.providers.assemble_text import TextAssembler
 _SKIP_TOP = frozenset({"object", "choices", "usage", "id", "created", "model"})
 
 
+class _Text(list[str]):
+    """The pieces of a string field, joined when the body is built."""
+
+
+class _Items(list[Any]):
+    """A list field extended chunk by chunk (a copy: the chunk's own list is left alone)."""
+
+
+def _joined(value: Any) -> Any:
+    if isinstance(value, _Text):
+        return "".join(value)
+    if isinstance(value, _Items):
+        return list(value)
+    return value
+
+
 @dataclass
 class _Choice:
     """What the chunks of one choice said so far."""
@@ -42,11 +58,15 @@ class _Choice:
                 self.role = str(value)
             elif key == "content":
                 if isinstance(value, str):
-                    self.content = [*(self.content or []), value]
+                    if self.content is None:
+                        self.content = []
+                    self.content.append(value)  # in place: a long answer stays linear
             elif key == "refusal":
                 self.saw_refusal = True
                 if isinstance(value, str):
-                    self.refusal = [*(self.refusal or []), value]
+                    if self.refusal is None:
+                        self.refusal = []
+                    self.refusal.append(value)
             elif key == "tool_calls":
                 for call in value or ():
                     self._tool_call(call)
@@ -80,13 +100,19 @@ class _Choice:
 
     def _extra(self, key: str, value: Any) -> None:
         """Provider fields we do not know (reasoning text, annotations...): strings join,
-        lists extend, anything else keeps its last value."""
+        lists extend, anything else keeps its last value. Pieces are collected and joined
+        once (``message``): reasoning runs to thousands of chunks."""
         before = self.extra.get(key)
-        if isinstance(value, str) and isinstance(before, str):
-            value = before + value
-        elif isinstance(value, list) and isinstance(before, list):
-            value = [*before, *value]
-        self.extra[key] = value
+        if isinstance(value, str) and isinstance(before, _Text):
+            before.append(value)
+        elif isinstance(value, list) and isinstance(before, _Items):
+            before.extend(value)
+        elif isinstance(value, str):
+            self.extra[key] = _Text([value])
+        elif isinstance(value, list):
+            self.extra[key] = _Items(value)
+        else:
+            self.extra[key] = value
 
     def _logprobs(self, logprobs: Any) -> None:
         if not isinstance(logprobs, dict):
@@ -94,7 +120,7 @@ class _Choice:
         known = self.logprobs = self.logprobs or {}
         for key in ("content", "refusal"):
             if isinstance(logprobs.get(key), list):
-                known[key] = [*known.get(key, []), *logprobs[key]]
+                known.setdefault(key, []).extend(logprobs[key])
 
     def message(self) -> dict[str, Any]:
         content = "".join(self.content) if self.content is not None else None
@@ -103,7 +129,7 @@ class _Choice:
         out: dict[str, Any] = {"role": self.role, "content": content}
         if self.saw_refusal:
             out["refusal"] = "".join(self.refusal) if self.refusal is not None else None
-        out.update(self.extra)
+        out.update({k: _joined(v) for k, v in self.extra.items()})
         if self.tool_calls:
             out["tool_calls"] = [self.tool_calls[i] for i in sorted(self.tool_calls)]
         if self.function_call is not None:

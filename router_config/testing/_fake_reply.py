@@ -155,6 +155,8 @@ class Reply:
         choices = []
         for c in a.choices:
             message: dict[str, Any] = {"role": "assistant", "content": c.text, "refusal": None}
+            if self._reasoning:
+                message["reasoning_content"] = "".join(self._reasoning)
             if c.tool is not None:
                 message["tool_calls"] = [_tool_json(c, c.tool.arguments)]
             logprobs = (
@@ -208,6 +210,9 @@ class Reply:
         if not t.role_first:
             for delta in roles:
                 await _event(send, None, self._chunk([delta]))
+        for piece in self._reasoning:  # a reasoning model thinks aloud before it answers
+            thought = {"reasoning_content": piece}
+            await _event(send, None, self._chunk([_delta(c.index, thought) for c in a.choices]))
         longest = max((len(c.tokens) for c in a.choices), default=0)
         for k in range(longest):
             if self._stops_at(k):
@@ -224,6 +229,14 @@ class Reply:
             await _event(send, None, self._chunk([], usage=a.usage()))
         await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
         return None
+
+    @property
+    def _reasoning(self) -> tuple[str, ...]:
+        """A model named like a reasoning model (``-r1``, ``reasoner``) answers as vLLM and
+        DeepSeek serve them: its thinking in ``reasoning_content``, apart from the answer."""
+        model = str(self.req.get("model", "")).lower()
+        thinks = "-r1" in model or "reasoner" in model
+        return REASONING if thinks and not self.anthropic else ()
 
     def _token_delta(self, c: Choice, k: int) -> dict[str, Any]:
         piece = c.tokens[k]
@@ -379,6 +392,13 @@ async def _hang(receive: Receive) -> None:
 async def raw(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+REASONING = ("Let", " me", " think", " about", " it.")
+
+
+def _delta(index: int, delta: dict[str, Any]) -> dict[str, Any]:
+    return {"index": index, "delta": delta, "logprobs": None, "finish_reason": None}
 
 
 def _in_pieces(send: Send, size: int) -> Send:
