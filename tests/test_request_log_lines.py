@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from tests.conftest import ConfigFactory, Providers
+from tests.failover_support import wait_for
 
 SECRET_PROMPT = "the launch code is 0000-swordfish"
 
@@ -27,6 +28,8 @@ def test_request_and_attempt_lines_carry_the_stable_keys(
             json={"model": "chat", "messages": [{"role": "user", "content": SECRET_PROMPT}]},
         )
         assert response.status_code == 200
+        # The request's line is written once its answer is sent, just after it.
+        assert wait_for(lambda: any(_is_request(r) for r in caplog.records))
     finally:
         logger.removeHandler(caplog.handler)
     events = [r.fields for r in caplog.records if hasattr(r, "fields")]  # type: ignore[attr-defined]
@@ -42,3 +45,7 @@ def test_request_and_attempt_lines_carry_the_stable_keys(
     dumped = orjson.dumps(events).decode()
     assert SECRET_PROMPT not in dumped
     assert "sk-test-openai-0001" not in dumped and "sk-ant-test-0002" not in dumped
+
+
+def _is_request(record: logging.LogRecord) -> bool:
+    return bool(getattr(record, "fields", {}).get("event") == "request")

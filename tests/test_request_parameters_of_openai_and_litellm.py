@@ -13,6 +13,7 @@ from openai.types.chat import completion_create_params
 
 from router_config.api.chat_request import ChatRequest
 from tests.conftest import ConfigFactory, Providers
+from tests.failover_support import wait_for
 
 
 def test_every_parameter_of_the_installed_openai_package_is_a_field() -> None:
@@ -42,6 +43,10 @@ def test_newer_openai_and_litellm_parameters_are_accepted(
                 "metadata": {"tags": ["search"], "trace_id": "t-1", "generation_name": "g"},
                 "tags": ["beta"],
             },
+        )
+        # The request's line is written once its answer is sent, just after it.
+        assert wait_for(
+            lambda: any(getattr(r, "fields", {}).get("event") == "request" for r in caplog.records)
         )
     finally:
         logger.removeHandler(caplog.handler)
