@@ -41,18 +41,29 @@ def test_a_provider_failing_mid_answer_fails_over_for_a_caller_that_wants_one_bo
     assert response.json()["choices"][0]["message"]["content"] == "fake reply to: hi"
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 def test_an_answer_longer_than_the_idle_limit_is_whole_while_its_tokens_keep_coming(
-    make_config: ConfigFactory, serve: Any, providers: Providers
+    make_config: ConfigFactory, serve: Any, providers: Providers, stream: bool
 ) -> None:
     """The idle limit is per gap between chunks, not per answer: 1.6 s of tokens 20 ms
-    apart, three times the 0.5 s idle limit, is one answer from the primary."""
+    apart, three times the 0.5 s idle limit, is one whole answer from the primary, as one
+    body or relayed as a stream (one timer serves each; it must re-arm, not fire)."""
     gateway = serve(make_config(SHORT_IDLE))
     providers.openai.set_mode("latency:ttft=100,tps=50,tokens=75")
-    response = chat(gateway)
-    assert response.status_code == 200
-    assert response.headers["x-router-provider"] == "openai"
-    assert response.headers["x-router-attempts"] == "1"
-    assert response.json()["choices"][0]["message"]["content"].endswith(" w70")  # all 75
+    if not stream:
+        response = chat(gateway)
+        assert response.status_code == 200
+        assert response.headers["x-router-provider"] == "openai"
+        assert response.headers["x-router-attempts"] == "1"
+        text = response.json()["choices"][0]["message"]["content"]
+    else:
+        with openai.OpenAI(base_url=gateway.openai_base, api_key="x", max_retries=0) as client:
+            chunks = list(
+                client.chat.completions.create(model="chat", messages=HI, stream=True)  # type: ignore[arg-type]
+            )
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert chunks[-1].choices[0].finish_reason == "stop"
+    assert text.endswith(" w70")  # all 75 tokens
 
 
 def test_a_stream_that_stalls_after_it_started_ends_with_an_error_the_sdk_raises(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ import anyio
 from router_config.config.schema import RouterConfig
 from router_config.errors import AllProvidersFailed, RouterError
 from router_config.flow.attempt import AttemptRunner, Served
+from router_config.flow.chunk_waits import ChunkWaits, WaitTooLong
 from router_config.flow.dispatch import Dispatcher, Sleep
 from router_config.flow.hooks import Attempt, Clock, GatewayPlugin, RequestContext, Usage
 from router_config.flow.phases import Phases
@@ -189,9 +189,16 @@ class Gateway:
         assembler = assembler_for(ctx.call)
         usage_sent = False  # the caller has had a usage figure (on a chunk with choices)
         usage_chunk: dict[str, Any] | None = None  # the provider's own, sent once at the end
+        s = self.config.plugins.failover
+        waits = ChunkWaits(
+            self.clock, s.idle_timeout_s, attempt.started + s.total_timeout_s, ctx.caller_deadline
+        )
         try:
             while True:
-                chunk = await self._next_chunk(ctx, attempt, chunks)
+                try:
+                    chunk = await waits.next(chunks)
+                except WaitTooLong:
+                    raise StreamStalled(_STALLED) from None
                 if chunk is None:
                     break
                 assembler.add(chunk)
@@ -217,6 +224,8 @@ class Gateway:
             raise StreamBroken(
                 "The provider failed after the stream started; the answer is incomplete."
             ) from None
+        finally:
+            waits.close()
         attempt.outcome = "ok"
         if not attempt.usage.total_tokens:  # a provider that ignores stream_options
             attempt.usage = counted_usage(attempt.deployment, ctx.prompt_messages, assembler.text)
@@ -240,25 +249,6 @@ class Gateway:
         body["usage"] = _usage_dict(attempt.usage)
         for plugin in self.plugins:
             await plugin.on_success(ctx, body)
-
-    async def _next_chunk(
-        self, ctx: RequestContext, attempt: Attempt, chunks: AsyncIterator[dict[str, Any]]
-    ) -> dict[str, Any] | None:
-        """The next chunk within the idle limit, the total limit and the caller's deadline."""
-        s = self.config.plugins.failover
-        now = self.clock()
-        cut = min(
-            now + s.idle_timeout_s,
-            attempt.started + s.total_timeout_s,
-            ctx.caller_deadline if ctx.caller_deadline is not None else math.inf,
-        )
-        try:
-            async with asyncio.timeout(max(0.0, cut - now)):
-                return await anext(chunks)
-        except StopAsyncIteration:
-            return None
-        except TimeoutError:
-            raise StreamStalled(_STALLED) from None
 
     async def _abandoned(
         self,
