@@ -46,8 +46,8 @@ class ChunkWaits:
         if now >= self._hard_at:
             raise WaitTooLong
         self._began = now
+        self._task = asyncio.current_task()  # the task that waits is the one a cut cancels
         if self._timer is None:
-            self._task = asyncio.current_task()
             self._arm(self._deadline(now) - now)
         try:
             return await anext(chunks)
