@@ -57,6 +57,7 @@ class LangfuseLogger(GatewayPlugin):
     """Traces requests and attempts to Langfuse."""
 
     name = "langfuse_logger"
+    records = True  # its end-of-request work runs once a whole answer is sent
 
     def __init__(
         self, client: Langfuse, *, log_content: bool, flush_timeout_s: float, version: str

@@ -15,6 +15,7 @@ class PrometheusMetrics(GatewayPlugin):
     """Feeds the Prometheus series of ``router_config.metrics``."""
 
     name = "prometheus_metrics"
+    records = True  # its end-of-request work runs once a whole answer is sent
 
     def __init__(self, metrics: Metrics, clock: Clock) -> None:
         self._m = metrics

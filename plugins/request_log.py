@@ -18,6 +18,7 @@ class RequestLogger(GatewayPlugin):
     """Writes the request and attempt log lines."""
 
     name = "request_log"
+    records = True  # its end-of-request work runs once a whole answer is sent
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock

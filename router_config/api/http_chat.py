@@ -166,10 +166,11 @@ def _with_cache_directives(headers: Any, cache: dict[str, Any] | None) -> dict[s
 
 
 class FinishingResponse(Response):
-    """A JSON answer whose end-of-request work (``finish``: logs, traces, metrics) runs once
-    its bytes are sent, however sending ends: the caller does not wait for bookkeeping it
-    never sees, and the work is never skipped. ``answered`` runs first (it frees the
-    caller's in-flight slot, so a caller that asks again at once is not refused)."""
+    """A JSON answer whose recording (``finish``: logs, traces, metrics) runs once its bytes
+    are sent, however sending ends: the caller does not wait for bookkeeping it never sees,
+    and the work is never skipped. ``answered`` runs first (it frees the caller's in-flight
+    slot, so a caller that asks again at once is not refused). State the next request
+    reads (load balancing, rate limits, breakers) is settled before the answer is made."""
 
     def __init__(
         self,
@@ -245,7 +246,15 @@ async def respond(
         # The end-of-request work is bounded (Redis ops time out in 0.25 s), so shield it.
         with anyio.CancelScope(shield=True):
             try:
-                await gateway.finish(ctx)
+                await gateway.settle(ctx)
+                await gateway.record(ctx)
+            finally:
+                done()
+
+    async def record() -> None:
+        with anyio.CancelScope(shield=True):
+            try:
+                await gateway.record(ctx)
             finally:
                 done()
 
@@ -267,7 +276,9 @@ async def respond(
         except BaseException:
             await finish()
             raise
-        return FinishingResponse(content, reply.headers, answered, finish)
+        with anyio.CancelScope(shield=True):
+            await gateway.settle(ctx)  # what the caller's next request reads, before it can ask
+        return FinishingResponse(content, reply.headers, answered, record)
     events = (
         sse_events(reply.chunks, finish)
         if shape is None

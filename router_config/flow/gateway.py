@@ -172,9 +172,19 @@ class Gateway:
             return Reply(body=body, headers=headers)
         return Reply(chunks=replay_as_chunks(body, ctx.wants_usage), headers=headers)
 
-    async def finish(self, ctx: RequestContext) -> None:
-        """Run every ``on_request_end`` hook; a failing hook is logged, never raised."""
+    async def settle(self, ctx: RequestContext) -> None:
+        """The ``on_request_end`` hooks that settle state the next request reads."""
+        await self._request_end(ctx, records=False)
+
+    async def record(self, ctx: RequestContext) -> None:
+        """The ``on_request_end`` hooks that only record (logs, traces, metrics)."""
+        await self._request_end(ctx, records=True)
+
+    async def _request_end(self, ctx: RequestContext, *, records: bool) -> None:
+        """Run those hooks in plugin order; a failing hook is logged, never raised."""
         for plugin in self.plugins:
+            if plugin.records is not records:
+                continue
             try:
                 await plugin.on_request_end(ctx)
             except Exception:  # logging must never break a served request

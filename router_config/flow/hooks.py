@@ -233,6 +233,10 @@ class GatewayPlugin:
     """Base class of our own plugins: every hook is a no-op until overridden."""
 
     name = "plugin"
+    # Its ``on_request_end`` only records what happened (logs, traces, metrics): for a whole
+    # answer it runs once the answer is sent. The others settle state the next request
+    # reads (load balancing, rate limits, breakers, budgets) and run before it is sent.
+    records = False
 
     async def start(self) -> None:
         """Called once when the gateway starts (open connections, start probes)."""
