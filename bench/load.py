@@ -23,10 +23,12 @@ wrk.headers["Authorization"] = "Bearer " .. (os.getenv("WRK_KEY") or "")
 """
 
 
-def _lua(headers: dict[str, str]) -> str:
-    """The wrk script, with extra request headers (Portkey's per-request config)."""
+def _lua(headers: dict[str, str], stream: bool = False) -> str:
+    """The wrk script, with extra request headers (Portkey's per-request config); with
+    ``stream`` the request asks for a stream."""
     extra = "".join(f"wrk.headers[ {_quote(k)} ] = {_quote(v)}\n" for k, v in headers.items())
-    return LUA + extra
+    script = LUA.replace('"Say hi"}]}', '"Say hi"}], "stream": true}') if stream else LUA
+    return script + extra
 
 
 def _quote(text: str) -> str:
@@ -67,12 +69,17 @@ def ensure_wrk() -> str:
 
 
 def run_wrk(
-    url: str, key: str, concurrency: int, seconds: int, headers: dict[str, str] | None = None
+    url: str,
+    key: str,
+    concurrency: int,
+    seconds: int,
+    headers: dict[str, str] | None = None,
+    stream: bool = False,
 ) -> LoadResult:
     """POST small chat completions at ``concurrency`` for ``seconds``."""
     threads = 1 if concurrency == 1 else 2
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_lua(headers or {}))
+        script.write(_lua(headers or {}, stream))
     env = {**os.environ, "WRK_KEY": key}
     out = subprocess.run(
         [
