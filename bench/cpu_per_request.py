@@ -20,7 +20,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import threading
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from load import run_wrk
 from portkey_env import ensure_portkey, fallback_config
-from run import CLIENT, MASTER, REDIS_URL, _LangfuseSink
+from run import CLIENT, REDIS_URL, _LangfuseSink, server_env
 from servers import VENV_BIN, Server, free_port, start
 
 HERE = Path(__file__).resolve().parent
@@ -46,16 +45,7 @@ def measure(name: str, args: argparse.Namespace, tree: str | None) -> float:
     mode = ["--mode", args.fake_mode] if args.fake_mode else []
     fake_argv = [str(VENV_BIN / "llm-router"), "fake-provider", "--port", str(fake_port)]
     fake = start("fake", [*fake_argv, *mode], fake_port, "/v1/models", "", {})
-    env = {
-        "FAKE_OPENAI_BASE": f"http://127.0.0.1:{fake_port}/v1",
-        "FAKE_BASE": f"http://127.0.0.1:{fake_port}",
-        "BENCH_MASTER_KEY": MASTER,
-        "BENCH_CLIENT_KEY": CLIENT,
-        "BENCH_REDIS_URL": REDIS_URL,
-        "BENCH_LANGFUSE_HOST": f"http://127.0.0.1:{sink.server_port}",
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "LLM_ROUTER_STATE_DIR": tempfile.mkdtemp(prefix="bench-state-"),
-    }
+    env = server_env(fake_port, sink.server_port)
     if tree is not None:
         env["PYTHONPATH"] = tree
     try:

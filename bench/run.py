@@ -61,6 +61,22 @@ class _LangfuseSink(BaseHTTPRequestHandler):
         pass
 
 
+def server_env(fake_port: int, sink_port: int) -> dict[str, str]:
+    """The environment every measured server gets: the fake provider's address, the bench
+    keys, Redis, the Langfuse sink, and a fresh folder for spend journals."""
+    return {
+        "FAKE_OPENAI_BASE": f"http://127.0.0.1:{fake_port}/v1",
+        "FAKE_BASE": f"http://127.0.0.1:{fake_port}",
+        "BENCH_MASTER_KEY": MASTER,
+        "BENCH_CLIENT_KEY": CLIENT,
+        "BENCH_REDIS_URL": REDIS_URL,
+        "BENCH_LANGFUSE_HOST": f"http://127.0.0.1:{sink_port}",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_MASTER_KEY": MASTER,
+        "LLM_ROUTER_STATE_DIR": tempfile.mkdtemp(prefix="bench-state-"),  # spend journals
+    }
+
+
 def measure(server: Server, counts: dict[int, int]) -> tuple[list[LoadResult], float]:
     print(f"bench: {server.name}", flush=True)
     run_wrk(server.url, server.key, 16, 2, server.headers)  # warm-up: first calls, pools
@@ -132,17 +148,7 @@ def main() -> None:
         "",
         {},
     )
-    env = {
-        "FAKE_OPENAI_BASE": f"http://127.0.0.1:{fake_port}/v1",
-        "FAKE_BASE": f"http://127.0.0.1:{fake_port}",
-        "BENCH_MASTER_KEY": MASTER,
-        "BENCH_CLIENT_KEY": CLIENT,
-        "BENCH_REDIS_URL": REDIS_URL,
-        "BENCH_LANGFUSE_HOST": f"http://127.0.0.1:{sink.server_port}",
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "LITELLM_MASTER_KEY": MASTER,
-        "LLM_ROUTER_STATE_DIR": tempfile.mkdtemp(prefix="bench-state-"),  # spend journals
-    }
+    env = server_env(fake_port, sink.server_port)
     results: dict[str, tuple[list[LoadResult], float]] = {}
     try:
         results[fake.name] = measure(fake, counts)
