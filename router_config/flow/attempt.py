@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from router_config.config.plugin_settings import FailoverSettings
+from router_config.flow.chunk_waits import ChunkWaits, WaitTooLong
 from router_config.flow.hooks import Attempt, Clock, RequestContext
 from router_config.flow.phases import Phases
 from router_config.flow.replay import replay_as_chunks
@@ -197,13 +198,14 @@ class AttemptRunner:
         for chunk in buffered:
             assembler.add(chunk)
         total_at = attempt.started + self._s.total_timeout_s
-        idle = _IdleCut(self._clock, self._s.idle_timeout_s, total_at, limits.caller_at)
+        waits = ChunkWaits(self._clock, self._s.idle_timeout_s, total_at, limits.caller_at)
         try:
-            async with idle:
-                async for chunk in stream:
-                    idle.chunk()
-                    assembler.add(chunk)
+            while (more := await waits.next(stream)) is not None:
+                assembler.add(more)
+        except WaitTooLong as late:
+            raise _Cut(late.reason) from None
         finally:
+            waits.close()
             await _close(stream)
         body = assembler.body()
         usage = usage_from(assembler.usage)
@@ -372,58 +374,6 @@ def _first_token_cut(limits: Limits) -> tuple[float, str]:
         (limits.failover_at, "deadline"),
         (limits.caller_at, "caller_deadline"),
     )
-
-
-class _IdleCut:
-    """Cuts a read loop when no chunk has come for ``idle_s``, or at the total limit or the
-    caller's deadline, raising ``_Cut`` with the bound's kind.
-
-    One timer for the whole loop: a chunk only records its time, and the timer, when it
-    fires, re-arms itself for the last chunk's idle deadline if that is later. (A timeout
-    per chunk was a third of the cost of assembling an answer.) For a loop that runs in
-    one task: the timeout cancels that task.
-    """
-
-    def __init__(self, clock: Clock, idle_s: float, total_at: float, caller_at: float | None):
-        self._clock = clock
-        self._idle_s = idle_s
-        self._bounds = ((total_at, "timeout"), (caller_at, "caller_deadline"))
-        self._last = clock()
-        self._reason = "timeout"
-        self._timeout = asyncio.timeout(None)
-        self._timer: asyncio.TimerHandle | None = None
-
-    def chunk(self) -> None:
-        self._last = self._clock()
-
-    def _cut(self) -> tuple[float, str]:
-        return _earliest((self._last + self._idle_s, "timeout"), *self._bounds)
-
-    def _check(self) -> None:
-        at, self._reason = self._cut()
-        remaining = at - self._clock()
-        loop = asyncio.get_running_loop()
-        if remaining > 0:
-            self._timer = loop.call_later(remaining, self._check)
-        else:
-            self._timeout.reschedule(loop.time())  # expires now: the task is cancelled
-
-    async def __aenter__(self) -> None:
-        at, self._reason = self._cut()
-        remaining = at - self._clock()
-        if remaining <= 0:
-            raise _Cut(self._reason)
-        await self._timeout.__aenter__()
-        self._timer = asyncio.get_running_loop().call_later(remaining, self._check)
-
-    async def __aexit__(self, kind: Any, exc: Any, tb: Any) -> bool:
-        if self._timer is not None:
-            self._timer.cancel()
-        try:
-            await self._timeout.__aexit__(kind, exc, tb)
-        except TimeoutError:
-            raise _Cut(self._reason) from None
-        return False
 
 
 class _until:

@@ -1,4 +1,5 @@
-"""Limits on each wait for a provider's next chunk while a stream is relayed to its caller.
+"""Limits on each wait for a provider's next chunk, while a stream is relayed to its caller
+or read into one body.
 
 Every wait is bounded by the idle limit (from when the wait began), the attempt's total
 limit and the caller's deadline. A fresh ``asyncio.timeout`` per chunk did that, and cost
@@ -23,7 +24,12 @@ from router_config.flow.hooks import Clock
 
 
 class WaitTooLong(Exception):
-    """The provider sent nothing within the bound of one wait."""
+    """The provider sent nothing within the bound of one wait; ``reason`` names the bound:
+    ``timeout`` (idle or total limit) or ``caller_deadline``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class ChunkWaits:
@@ -34,7 +40,8 @@ class ChunkWaits:
     ) -> None:
         self._clock = clock
         self._idle_s = idle_s
-        self._hard_at = min(total_at, caller_at if caller_at is not None else math.inf)
+        self._total_at = total_at
+        self._caller_at = caller_at if caller_at is not None else math.inf
         self._began: float | None = None  # when the current wait began; None between waits
         self._task: asyncio.Task[Any] | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -43,19 +50,19 @@ class ChunkWaits:
     async def next(self, chunks: AsyncIterator[dict[str, Any]]) -> dict[str, Any] | None:
         """The next chunk, or None at the stream's end; ``WaitTooLong`` past a bound."""
         now = self._clock()
-        if now >= self._hard_at:
-            raise WaitTooLong
+        if now >= min(self._total_at, self._caller_at):
+            raise WaitTooLong(self._bound(now)[1])
         self._began = now
         self._task = asyncio.current_task()  # the task that waits is the one a cut cancels
         if self._timer is None:
-            self._arm(self._deadline(now) - now)
+            self._arm(self._bound(now)[0] - now)
         try:
             return await anext(chunks)
         except StopAsyncIteration:
             return None
         except asyncio.CancelledError:
             if self._cut and self._task is not None and self._task.uncancel() == 0:
-                raise WaitTooLong from None
+                raise WaitTooLong(self._bound(self._clock())[1]) from None
             raise
         finally:
             self._began = None
@@ -64,16 +71,22 @@ class ChunkWaits:
         if self._timer is not None:
             self._timer.cancel()
 
-    def _deadline(self, now: float) -> float:
+    def _bound(self, now: float) -> tuple[float, str]:
+        """The instant the current wait (or one beginning now) is cut, and why."""
         began = self._began if self._began is not None else now
-        return min(began + self._idle_s, self._hard_at)
+        return min(
+            (began + self._idle_s, "timeout"),
+            (self._total_at, "timeout"),
+            (self._caller_at, "caller_deadline"),
+            key=lambda bound: bound[0],
+        )
 
     def _arm(self, delay: float) -> None:
         self._timer = asyncio.get_running_loop().call_later(max(delay, 0.0), self._fire)
 
     def _fire(self) -> None:
         now = self._clock()
-        deadline = self._deadline(now)
+        deadline = self._bound(now)[0]
         if self._began is not None and now >= deadline and self._task is not None:
             self._cut = True
             self._task.cancel()
