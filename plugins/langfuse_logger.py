@@ -161,23 +161,14 @@ class LangfuseLogger(GatewayPlugin):
         params = {k: ctx.params[k] for k in TRACED_PARAMS if k in ctx.params}
         final, now = ctx.final, time.time_ns()
         for record in trace.generations:
-            deployment = record.deployment
-            end = generation_end(record, final)
-            end["metadata"] = {
-                "deployment": deployment.id,
-                "provider": deployment.provider,
-                "api_host": deployment.api_host,
-                "pinned_model": deployment.pinned_model,
-                **end["metadata"],
-            }
             attributes = create_generation_attributes(
                 input=content,
                 version=self._version,
                 model_parameters=params,
                 observation_type=kind,
-                **end,
+                **generation_end(record, final),
             )
-            name = f"llm:{deployment.provider}"
+            name = f"llm:{record.deployment.provider}"
             span = self._start(name, parent, record.started_ns, attributes, facts)
             span.end(end_time=record.ended_ns or now)
 

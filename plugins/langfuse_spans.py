@@ -107,8 +107,9 @@ def metadata_attributes(prefix: str, values: dict[str, Any]) -> dict[str, str]:
 
 
 def generation_end(record: GenerationRecord, final: Attempt | None) -> dict[str, Any]:
-    """Keyword arguments for the generation's last ``update``: always a usage and a cost
-    (zeros included), so Langfuse never prices a generation by itself."""
+    """The generation's own fields, as keyword arguments of the SDK's attribute builder:
+    where it ran and what it came to, always with a usage and a cost (zeros included), so
+    Langfuse never prices a generation by itself."""
     attempt, deployment = record.attempt, record.deployment
     usage = attempt.usage if attempt is not None else Usage()
     cost = attempt.cost_usd if attempt is not None else 0.0
@@ -119,7 +120,13 @@ def generation_end(record: GenerationRecord, final: Attempt | None) -> dict[str,
         "cost_details": cost_split(deployment, usage, cost),
         "level": level,
         "status_message": status,
-        "metadata": {"served": attempt is not None and attempt is final},
+        "metadata": {
+            "deployment": deployment.id,
+            "provider": deployment.provider,
+            "api_host": deployment.api_host,
+            "pinned_model": deployment.pinned_model,
+            "served": attempt is not None and attempt is final,
+        },
     }
     if attempt is not None:
         facts = {  # not "outcome": the trace's metadata has that key
