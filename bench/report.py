@@ -11,6 +11,7 @@ THEIRS = "LiteLLM proxy, 1 worker"
 PORTKEY = "Portkey gateway"
 DIRECT = "fake provider direct"
 CLUSTER = "llm-router, 1 worker, Redis Cluster"
+UNTRACED = "llm-router, 1 worker, no Langfuse"
 
 
 def write_report(
@@ -97,6 +98,7 @@ def target_lines(results: dict[str, tuple[list[LoadResult], float]]) -> list[str
     if PORTKEY in results and not _failing(results[PORTKEY][0]):
         cpu = ours[16].cpu_ms / {r.concurrency: r for r in results[PORTKEY][0]}[16].cpu_ms
         out.append(f"| CPU per request at c16, ours / Portkey | {cpu:.2f}x | (cost) | - |")
+    out += _untraced_lines(results, ours)
     cluster = results.get(CLUSTER)
     if cluster is not None:
         on = {r.concurrency: r for r in cluster[0]}
@@ -105,6 +107,26 @@ def target_lines(results: dict[str, tuple[list[LoadResult], float]]) -> list[str
             label = f"throughput at c{level}, Redis Cluster / one Redis"
             out.append(f"| {label} | {share:.2f}x | (topology) | - |")
     return out
+
+
+def _untraced_lines(
+    results: dict[str, tuple[list[LoadResult], float]], ours: dict[int, LoadResult]
+) -> list[str]:
+    """What tracing to Langfuse costs: the same config without it, against Portkey (which
+    logs nowhere in this bench) and as a share of our CPU per request."""
+    if UNTRACED not in results or PORTKEY not in results or _failing(results[UNTRACED][0]):
+        return []
+    bare = {r.concurrency: r for r in results[UNTRACED][0]}
+    theirs = {r.concurrency: r for r in results[PORTKEY][0]}
+    share = 1 - bare[16].cpu_ms / ours[16].cpu_ms
+    label = "ours without Langfuse / Portkey"
+    rows = [
+        (f"throughput at c16, {label}", f"{bare[16].rps / theirs[16].rps:.2f}x"),
+        (f"throughput at c64, {label}", f"{bare[64].rps / theirs[64].rps:.2f}x"),
+        (f"p99 at c64, {label}", f"{bare[64].p99_ms / theirs[64].p99_ms:.2f}x"),
+        ("Langfuse's share of our CPU per request at c16", f"{100 * share:.0f} %"),
+    ]
+    return [f"| {name} | {value} | (tracing's cost) | - |" for name, value in rows]
 
 
 def _failing(runs: list[LoadResult]) -> str:

@@ -4,7 +4,8 @@ drill's timings.
 
 Load: wrk (see ``load.py``) at concurrency 1, 16 and 64, a fixed duration per level,
 non-streaming (Portkey 1.15.2 fails every stream on Node 20). Every server runs in its
-own process: llm-router with every plugin on and Redis (``llm_router.yaml``), Portkey's
+own process: llm-router with every plugin on and Redis (``llm_router.yaml``; once more
+without its Langfuse section, to show what tracing costs), Portkey's
 gateway (npm, pinned, ``portkey_env.py``) with a fallback config over the same fake
 provider, LiteLLM's proxy with the same deployments and its defaults
 (``litellm_proxy.yaml``), from a separate venv (``litellm_env.py``).
@@ -28,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import redis
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -35,7 +37,7 @@ from litellm_env import ensure_litellm_proxy, litellm_version
 from load import LoadResult, ensure_wrk, run_wrk
 from portkey_env import ensure_portkey, fallback_config
 from redis_cluster import redis_cluster
-from report import CLUSTER, write_report
+from report import CLUSTER, UNTRACED, write_report
 from servers import VENV_BIN, Server, free_port, start
 
 HERE = Path(__file__).resolve().parent
@@ -94,6 +96,27 @@ def measure(server: Server, counts: dict[int, int]) -> tuple[list[LoadResult], f
         )
         results.append(result)
     return results, server.peak_rss_mb()
+
+
+def untraced_config() -> Path:
+    """The bench config without its ``langfuse:`` section (written to ``results/``): what
+    tracing every request to Langfuse costs is the difference."""
+    config = HERE / "results" / "llm_router_untraced.yaml"
+    settings = yaml.safe_load((HERE / "llm_router.yaml").read_text())
+    del settings["router_plugins"]["langfuse"]
+    config.write_text(yaml.safe_dump(settings, sort_keys=False))
+    return config
+
+
+def measure_untraced(env: dict[str, str], counts: dict[int, int]) -> tuple[list[LoadResult], float]:
+    """llm-router, 1 worker, with the same config but no Langfuse, beside everything else."""
+    port = free_port()
+    argv = [str(VENV_BIN / "llm-router"), "serve", "-c", str(untraced_config())]
+    server = start(UNTRACED, [*argv, "--port", str(port)], port, "/health", CLIENT, env)
+    try:
+        return measure(server, counts)
+    finally:
+        server.stop()
 
 
 def measure_on_cluster(
@@ -167,6 +190,7 @@ def main() -> None:
                 results[name] = measure(server, counts)
             finally:
                 server.stop()
+        results[UNTRACED] = measure_untraced(env, counts)
         results[CLUSTER] = measure_on_cluster(env, counts)
         port = free_port()
         server = start("Portkey gateway", [*portkey, f"--port={port}"], port, "/", "", env)

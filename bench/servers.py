@@ -99,6 +99,21 @@ def _hwm_kb(pid: int) -> int:
     return 0
 
 
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """User plus system CPU so far of each thread of one process: ``main`` (the event loop)
+    and the others by thread id (Python doesn't name OS threads)."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue  # the thread ended
+        fields = stat.rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime
+        out["main" if task.name == str(pid) else task.name] = ticks / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 def _cpu_ticks(pid: int) -> int:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
