@@ -33,6 +33,7 @@ from router_config.logs import emit
 from router_config.metrics import Metrics
 from router_config.state.shared_state import SharedState
 from router_config.wiring import Timing, build_gateway
+from router_config.workers import under_supervisor
 
 ConfigSource = Callable[[], RouterConfig]
 # How long an old gateway waits for its requests before it is closed anyway: long enough
@@ -40,14 +41,6 @@ ConfigSource = Callable[[], RouterConfig]
 DRAIN_LIMIT_S = 600.0
 # How long POST /admin/reload waits for this worker's own reload after asking the supervisor.
 FAN_OUT_WAIT_S = 60.0
-# Set by ``llm-router serve --workers N`` to the supervisor's pid (see ``cli/supervisor``).
-SUPERVISOR_ENV = "LLM_ROUTER_SUPERVISOR_PID"
-
-
-def under_supervisor() -> bool:
-    """True in a worker of our own supervisor, which forwards SIGHUP to every worker."""
-    pid = os.environ.get(SUPERVISOR_ENV)
-    return bool(pid) and pid == str(os.getppid())
 
 
 @dataclass

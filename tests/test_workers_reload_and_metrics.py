@@ -129,3 +129,41 @@ def test_reloads_reach_every_worker_under_load_and_metrics_add_up(
     for _ in range(10):
         assert chat(base, "chat") == 200
     assert [requests_counted(base) for _ in range(6)] == [before + 10] * 6
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def holds_the_gateway(pid: int) -> bool:
+    """Whether the process has loaded the gateway's stack (pydantic's compiled core, which
+    LiteLLM, FastAPI and our config need; the supervisor needs none of them)."""
+    return "pydantic_core" in Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_the_supervisor_leaves_the_gateway_to_its_workers(
+    server: tuple[subprocess.Popen[bytes], str, Path],
+) -> None:
+    """``serve`` validates the config with LiteLLM loaded, then hands over to a fresh
+    interpreter that only supervises: the same pid (signals still reach it), without the
+    ~200 MB a supervisor never uses. Both workers serve, each with the gateway loaded."""
+    process, base, _ = server
+    workers = [
+        pid
+        for pid in children(process.pid)
+        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    assert len(workers) == 2
+    assert all(holds_the_gateway(pid) for pid in workers)
+    assert not holds_the_gateway(process.pid)
+    assert chat(base, "chat") == 200

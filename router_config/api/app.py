@@ -38,10 +38,11 @@ from router_config.config.schema import RouterConfig
 from router_config.errors import (
     ConfigError,
 )
-from router_config.live import ConfigSource, LiveGateway, under_supervisor
+from router_config.live import ConfigSource, LiveGateway
 from router_config.logs import configure_logging, emit
 from router_config.state.spend_report import spend
 from router_config.wiring import Timing
+from router_config.workers import under_supervisor
 
 log = logging.getLogger("llm_router.app")
 

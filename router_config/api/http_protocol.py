@@ -26,13 +26,15 @@ import functools
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from router_config.config.plugin_settings import ServerSettings
 from router_config.logs import emit
+
+if TYPE_CHECKING:  # the --workers supervisor builds these options without the config layer
+    from router_config.config.plugin_settings import ServerSettings
 
 # Set in a request's ASGI scope state when this protocol ended it (the app then does not
 # log a second line for the disconnect it sees).
@@ -224,21 +226,25 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         return guarded
 
 
-def uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
-    """The options ``uvicorn.run`` needs to hold connections to ``router_plugins.server``.
-
-    uvicorn's own graceful-shutdown timeout (whole seconds) is the backstop: connections
-    are closed half a second before it, so requests end by themselves, not by cancellation.
-    """
-    limits = ConnectionLimits(
+def connection_limits(settings: ServerSettings) -> ConnectionLimits:
+    """``router_plugins.server`` as the limits the protocol holds connections to."""
+    return ConnectionLimits(
         header_timeout_s=settings.header_timeout_s,
         body_timeout_s=settings.body_timeout_s,
         keepalive_timeout_s=settings.keepalive_timeout_s,
         max_header_bytes=settings.max_header_bytes,
         shutdown_timeout_s=settings.shutdown_timeout_s,
     )
+
+
+def uvicorn_options(limits: ConnectionLimits) -> dict[str, Any]:
+    """The options ``uvicorn.run`` needs to hold connections to ``limits``.
+
+    uvicorn's own graceful-shutdown timeout (whole seconds) is the backstop: connections
+    are closed half a second before it, so requests end by themselves, not by cancellation.
+    """
     return {
         "http": functools.partial(BoundedHttpProtocol, limits=limits),
-        "timeout_keep_alive": max(1, math.ceil(settings.keepalive_timeout_s)),
-        "timeout_graceful_shutdown": max(1, math.ceil(settings.shutdown_timeout_s)),
+        "timeout_keep_alive": max(1, math.ceil(limits.keepalive_timeout_s)),
+        "timeout_graceful_shutdown": max(1, math.ceil(limits.shutdown_timeout_s)),
     }

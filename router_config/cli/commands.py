@@ -272,8 +272,9 @@ def app_from_env() -> object:
 def _run_uvicorn(target: str, host: str, port: int, workers: int, server: ServerSettings) -> None:
     import uvicorn
 
-    from router_config.api.http_protocol import uvicorn_options
+    from router_config.api.http_protocol import connection_limits, uvicorn_options
 
+    limits = connection_limits(server)  # header, body, idle and shutdown bounds
     options: dict[str, object] = {
         "factory": True,
         "host": host,
@@ -282,14 +283,12 @@ def _run_uvicorn(target: str, host: str, port: int, workers: int, server: Server
         "log_level": "warning",
         "access_log": False,
         "loop": "auto",
-        **uvicorn_options(server),  # header, body, idle and shutdown bounds
     }
     if workers > 1:  # our supervisor: reloads reach every worker, /metrics adds them up
-        from router_config.cli.supervisor import run_workers
+        from router_config.cli.supervisor import exec_supervisor
 
-        run_workers(target, **options)
-        return
-    uvicorn.run(target, **options)  # type: ignore[arg-type]
+        exec_supervisor(target, limits, options)
+    uvicorn.run(target, **options, **uvicorn_options(limits))  # type: ignore[arg-type]
 
 
 def main() -> None:
