@@ -38,7 +38,8 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User plus system CPU of the process and every process under it, so far."""
-        return sum(_cpu_ticks(pid) for pid in _tree(self.proc.pid)) / os.sysconf("SC_CLK_TCK")
+        ticks = sum(_cpu_ticks(Path(f"/proc/{pid}/stat")) for pid in _tree(self.proc.pid))
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -102,21 +103,17 @@ def _hwm_kb(pid: int) -> int:
 def thread_cpu_seconds(pid: int) -> dict[str, float]:
     """User plus system CPU so far of each thread of one process: ``main`` (the event loop)
     and the others by thread id (Python doesn't name OS threads)."""
-    out: dict[str, float] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            stat = (task / "stat").read_text()
-        except OSError:
-            continue  # the thread ended
-        fields = stat.rsplit(")", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])  # utime, stime
-        out["main" if task.name == str(pid) else task.name] = ticks / os.sysconf("SC_CLK_TCK")
-    return out
+    return {
+        "main" if task.name == str(pid) else task.name: _cpu_ticks(task / "stat")
+        / os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{pid}/task").iterdir()
+    }
 
 
-def _cpu_ticks(pid: int) -> int:
+def _cpu_ticks(stat: Path) -> int:
+    """utime + stime from a ``/proc`` stat file (a process's or a thread's); 0 once gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat.read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return 0
     return int(fields[11]) + int(fields[12])  # utime, stime
